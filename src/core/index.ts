@@ -1,0 +1,16 @@
+/** tworooms: the CQRS + event-sourcing toolkit's core. No drivers, no Node built-ins. */
+export * from './command-bus.js';
+export * from './consistency.js';
+export * from './decider.js';
+export * from './errors.js';
+export * from './event-log.js';
+export * from './idempotency.js';
+export * from './json.js';
+export * from './messages.js';
+export * from './middleware.js';
+export * from './mutex.js';
+export * from './projection.js';
+export * from './projector.js';
+export * from './query-bus.js';
+export * from './state-stored.js';
+export * from './write-store.js';

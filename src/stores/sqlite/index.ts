@@ -1,0 +1,8 @@
+export {
+  SqliteEventStore,
+  type SqliteEventStoreOptions,
+  sqliteEventStore,
+} from './event-store.js';
+export { migrate, type OpenOptions, openSqlite, type SqliteSynchronous } from './open.js';
+export { SqliteReadStore, type SqliteReadStoreOptions, sqliteReadStore } from './read-store.js';
+export { eventLogMigrations, readStoreMigrations } from './schema.js';
