@@ -35,8 +35,16 @@ export type CommandMiddleware = (
 type AnyHandler = CommandHandler<any, any>;
 export type CommandHandlers = Readonly<Record<string, AnyHandler>>;
 
-type CommandOf<H> = H extends CommandHandler<infer C, CommandResult> ? C : never;
-type ResultOf<H> = H extends CommandHandler<Command, infer R> ? R : never;
+type CommandOf<H> = H extends (command: infer C, context: CommandContext) => unknown ? C : never;
+type ResultOf<H> = H extends (command: never, context: never) => Promise<infer R> ? R : never;
+/** Each key of a handler map must be the `type` of the command its handler takes. */
+type KeyedHandlers<M> = {
+  [K in keyof M]: CommandOf<M[K]> extends { type: infer T }
+    ? [K] extends [T]
+      ? unknown
+      : never
+    : unknown;
+};
 
 /** The union of commands a handler map accepts. */
 export type CommandsOf<M extends CommandHandlers> = { [K in keyof M]: CommandOf<M[K]> }[keyof M];
@@ -67,7 +75,7 @@ export interface CommandBusOptions {
  *   const bus = commandBus({ UpdateProductPrice: updatePrice, AddProduct: addProduct }, { middleware: [retry()] });
  */
 export function commandBus<M extends CommandHandlers>(
-  handlers: M & { [K in keyof M]: CommandHandler<Command<K & string>, CommandResult> },
+  handlers: M & NoInfer<KeyedHandlers<M>>,
   options: CommandBusOptions = {},
 ): CommandBus<M> {
   const clock = options.clock ?? (() => new Date());

@@ -54,7 +54,8 @@ export function eventSourcedHandler<
     for (let attempt = 1; ; attempt++) {
       const { events: past, streamVersion } = await store.log.readStream<E>(streamId);
       const state = fold(decider, past as readonly RecordedEvent<E>[]);
-      const events = asArray(decider.decide(command, state));
+      // The decider sees the command with the bus's metadata (its clock reading, ids, actor).
+      const events = asArray(decider.decide({ ...command, metadata: context.metadata }, state));
       const next = events.reduce(decider.evolve, state);
       try {
         const outcome = await store.transact<V>(

@@ -12,10 +12,10 @@ export interface Projection<E extends Event = Event, H = unknown> {
   readonly version: number;
   readonly handles: readonly E['type'][];
   /** Creates the read model's tables if they do not exist (runs at every start). */
-  setup?(db: H): void | Promise<void>;
+  setup?(db: H): unknown;
   /** Empties the read model (for a rebuild from position 0). */
-  reset?(db: H): void | Promise<void>;
-  apply(events: readonly RecordedEvent<E>[], db: H): void | Promise<void>;
+  reset?(db: H): unknown;
+  apply(events: readonly RecordedEvent<E>[], db: H): unknown;
 }
 
 /** Identity helper that fixes a projection's types. */

@@ -30,8 +30,8 @@ export interface QueryAnswer<R> {
 // biome-ignore lint/suspicious/noExplicitAny: a handler map holds handlers of many query types
 type AnyQueryHandler<H> = QueryHandler<any, any, H>;
 
-type QueryOf<X> = X extends QueryHandler<infer Q, unknown, never> ? Q : never;
-type AnswerOf<X> = X extends QueryHandler<Query, infer R, never> ? R : never;
+type QueryOf<X> = X extends { handle(query: infer Q, db: never): unknown } ? Q : never;
+type AnswerOf<X> = X extends { handle(query: never, db: never): infer R } ? Awaited<R> : never;
 
 export interface QueryBus<M extends Readonly<Record<string, AnyQueryHandler<H>>>, H> {
   ask<Q extends { [K in keyof M]: QueryOf<M[K]> }[keyof M]>(

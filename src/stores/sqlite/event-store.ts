@@ -311,6 +311,11 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     return this.stmt.findKeyR.get(key) as IdempotencyRecord | undefined;
   }
 
+  /** A read-only connection to the write DB, for level-1 query handlers: writing through it fails. */
+  readOnly(): Database.Database {
+    return openSqlite(this.db.name, { readonly: true });
+  }
+
   async close(): Promise<void> {
     while (this.draining || this.queue.length > 0) await yieldToIo();
     this.listeners.clear();
