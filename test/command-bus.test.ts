@@ -79,7 +79,12 @@ describe('command bus', () => {
   it('validation middleware refuses bad data with VALIDATION_FAILED and the problems', async () => {
     let ran = 0;
     const bus = commandBus(
-      { Greet: async (c: Greet) => (ran++, { position: 0n, name: c.data.name }) },
+      {
+        Greet: async (c: Greet) => {
+          ran++;
+          return { position: 0n, name: c.data.name };
+        },
+      },
       {
         middleware: [
           validation({

@@ -34,7 +34,8 @@ describe('smoke', () => {
         store.append(`s-${i % 5}`, [{ type: 'Added', data: { n: 1 } }]),
       ),
     );
-    const last = results.map((r) => r.lastPosition).reduce((a, b) => (a > b ? a : b));
+    let last = 0n;
+    for (const r of results) if (r.lastPosition > last) last = r.lastPosition;
     expect(last).toBe(50n);
     expect(await p.waitFor(last, ['counter'], 2000)).toEqual({ reached: true });
     expect(read.db.prepare('SELECT total FROM counter').pluck().get()).toBe(50);

@@ -86,14 +86,15 @@ export class MemoryEventStore implements EventLog, WriteStore<MemoryTables> {
           const base = BigInt(this.all.length + pending.length);
           const recordedAt = this.clock();
           events.forEach((event, i) => {
+            // Stored by value, as a database would: later changes to the caller's objects do not leak in.
             pending.push({
-              ...event,
+              ...structuredClone(event),
               id: globalThis.crypto.randomUUID(),
               streamId,
               streamVersion: current + BigInt(i + 1),
               position: base + BigInt(i + 1),
               recordedAt,
-              metadata: eventMetadata(event, shared),
+              metadata: structuredClone(eventMetadata(event, shared)),
             });
           });
           return {
@@ -135,10 +136,10 @@ export class MemoryEventStore implements EventLog, WriteStore<MemoryTables> {
     stream: readonly RecordedEvent[],
     options: ReadStreamOptions = {},
   ): ReadStreamResult<E> {
-    const from = Number(options.fromVersion ?? 1n) - 1;
+    const from = Math.max(0, Number(options.fromVersion ?? 1n) - 1);
     const to = options.maxCount === undefined ? undefined : from + options.maxCount;
     return {
-      events: stream.slice(from, to) as unknown as RecordedEvent<E>[],
+      events: structuredClone(stream.slice(from, to)) as unknown as RecordedEvent<E>[],
       streamVersion: BigInt(stream.length),
       streamExists: stream.length > 0,
     };
@@ -158,7 +159,7 @@ export class MemoryEventStore implements EventLog, WriteStore<MemoryTables> {
     for (let i = Number(options.after); i < this.all.length && events.length < options.limit; i++) {
       const e = this.all[i]!;
       coveredTo = e.position;
-      if (!types || types.has(e.type)) events.push(e);
+      if (!types || types.has(e.type)) events.push(structuredClone(e));
     }
     if (events.length < options.limit)
       coveredTo = BigInt(this.all.length) > coveredTo ? BigInt(this.all.length) : coveredTo;

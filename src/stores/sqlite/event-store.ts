@@ -114,6 +114,13 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
         .raw(),
       headR: r.prepare('SELECT max(position) FROM events').pluck(),
       findKeyR: r.prepare('SELECT key, fingerprint, result FROM idempotency_keys WHERE key = ?'),
+      // Prepared once: parsing transaction-control SQL on every commit is measurable.
+      begin: w.prepare('BEGIN IMMEDIATE'),
+      commit: w.prepare('COMMIT'),
+      rollback: w.prepare('ROLLBACK'),
+      savepoint: w.prepare('SAVEPOINT job'),
+      release: w.prepare('RELEASE job'),
+      rollbackTo: w.prepare('ROLLBACK TO job'),
     };
   }
 
@@ -146,39 +153,40 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     try {
       while (this.queue.length > 0) {
         const group = this.queue.splice(0, this.maxGroup);
-        const settled: Array<{ job: Job; ok: boolean; value: unknown; recorded: boolean }> = [];
+        // A lone transaction needs no savepoint: its failure rolls back the whole (own) commit.
+        const shared = group.length > 1;
+        const settled: Array<{ job: Job; ok: boolean; value: unknown }> = [];
         let commitError: unknown;
-        this.db.exec('BEGIN IMMEDIATE');
+        let head: bigint | undefined;
+        this.stmt.begin.run();
         try {
           for (const job of group) {
-            this.db.exec('SAVEPOINT job');
+            if (shared) this.stmt.savepoint.run();
             try {
-              const { outcome, recorded } = await this.runJob(job);
-              this.db.exec('RELEASE job');
-              settled.push({ job, ok: true, value: outcome, recorded });
+              const { outcome, last } = await this.runJob(job);
+              if (shared) this.stmt.release.run();
+              if (last !== undefined) head = last;
+              settled.push({ job, ok: true, value: outcome });
             } catch (error) {
-              this.db.exec('ROLLBACK TO job');
-              this.db.exec('RELEASE job');
-              settled.push({ job, ok: false, value: error, recorded: false });
+              if (!shared) throw error;
+              this.stmt.rollbackTo.run();
+              this.stmt.release.run();
+              settled.push({ job, ok: false, value: error });
             }
           }
-          this.db.exec('COMMIT');
+          this.stmt.commit.run();
         } catch (error) {
           commitError = error;
-          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          head = undefined;
+          if (this.db.inTransaction) this.stmt.rollback.run();
         }
-        let wrote = false;
+        if (commitError !== undefined && !shared) group[0]?.reject(commitError);
         for (const s of settled) {
           if (commitError !== undefined) s.job.reject(commitError);
-          else if (s.ok) {
-            wrote ||= s.recorded;
-            s.job.resolve(s.value as TransactOutcome<unknown>);
-          } else s.job.reject(s.value);
+          else if (s.ok) s.job.resolve(s.value as TransactOutcome<unknown>);
+          else s.job.reject(s.value);
         }
-        if (wrote) {
-          const head = BigInt(this.stmt.head.get() as number);
-          for (const l of this.listeners) l(head);
-        }
+        if (head !== undefined) for (const l of this.listeners) l(head);
         // Under concurrency, let the callers just answered queue their next transactions (and
         // let I/O run) so that they share the next commit.
         if (group.length > 1) await yieldToIo();
@@ -194,14 +202,14 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
 
   private async runJob(
     job: Job,
-  ): Promise<{ outcome: TransactOutcome<unknown>; recorded: boolean }> {
+  ): Promise<{ outcome: TransactOutcome<unknown>; last: bigint | undefined }> {
     const { options } = job;
     const key = options.idempotency;
     if (key) {
       const existing = this.stmt.findKey.get(key.key) as IdempotencyRecord | undefined;
       if (existing) {
         if (existing.fingerprint !== key.fingerprint) throw coreError('IDEMPOTENCY_KEY_REUSED');
-        return { outcome: { replayed: true, result: existing.result }, recorded: false };
+        return { outcome: { replayed: true, result: existing.result }, last: undefined };
       }
     }
     let last: bigint | undefined;
@@ -219,7 +227,7 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     const position = last ?? BigInt((this.stmt.head.get() as number | null) ?? 0);
     if (key)
       this.stmt.putKey.run(key.key, key.fingerprint, encodeJson({ value, position }), Date.now());
-    return { outcome: { replayed: false, value, position }, recorded: last !== undefined };
+    return { outcome: { replayed: false, value, position }, last };
   }
 
   private recordSync(

@@ -5,7 +5,7 @@ export const eventLogMigrations = [
     sql: `
       CREATE TABLE events (
         position       INTEGER PRIMARY KEY,
-        id             TEXT    NOT NULL UNIQUE,
+        id             TEXT    NOT NULL, -- a UUIDv4 made by the store: unique by construction, so no index (it would cost a random page write per commit)
         stream_id      TEXT    NOT NULL,
         stream_version INTEGER NOT NULL,
         type           TEXT    NOT NULL,

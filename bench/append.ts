@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Event } from '../src/core/index.js';
+import { type SqliteSynchronous, sqliteEventStore } from '../src/stores/sqlite/index.js';
+import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } from './lib.js';
+import { peerFigures } from './peer.js';
+
+const note = 'x'.repeat(100);
+const event = (i: number): Event => ({
+  type: 'ItemAdded',
+  data: { sku: `sku-${i}`, quantity: 1, note },
+});
+
+/** Bare better-sqlite3, same file settings: one-row INSERT, one commit each. The ceiling. */
+async function rawCommits(n: number, synchronous: SqliteSynchronous): Promise<number> {
+  const s = scratch('raw');
+  try {
+    const db = new Database(join(s.dir, 'raw.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, stream TEXT, version INTEGER, data TEXT)');
+    const insert = db.prepare('INSERT INTO t (stream, version, data) VALUES (?, ?, ?)');
+    const r = await rate(n, () => {
+      for (let i = 0; i < n; i++) insert.run(`s-${i % 1000}`, i, JSON.stringify(event(i).data));
+    });
+    db.close();
+    return r;
+  } finally {
+    s.cleanup();
+  }
+}
+
+/** Our store: single-event appends with an exact expected-version check, awaited one by one. */
+async function sequential(n: number, synchronous: SqliteSynchronous): Promise<number> {
+  const s = scratch('seq');
+  const store = sqliteEventStore({ path: join(s.dir, 'w.db'), synchronous });
+  try {
+    const versions = new Map<string, bigint>();
+    return await rate(n, async () => {
+      for (let i = 0; i < n; i++) {
+        const stream = `s-${i % 1000}`;
+        const v = versions.get(stream) ?? 0n;
+        const r = await store.append(stream, [event(i)], {
+          expectedVersion: v === 0n ? 'no_stream' : v,
+        });
+        versions.set(stream, r.streamVersion);
+      }
+    });
+  } finally {
+    await store.close();
+    s.cleanup();
+  }
+}
+
+/** 50 appends in flight, each on its own stream; each acknowledged after its (shared) commit. */
+async function concurrent(
+  n: number,
+  synchronous: SqliteSynchronous,
+  inFlight = 50,
+): Promise<number> {
+  const s = scratch('conc');
+  const store = sqliteEventStore({ path: join(s.dir, 'w.db'), synchronous });
+  try {
+    let next = 0;
+    const worker = async (w: number) => {
+      let v = 0n;
+      while (next < n) {
+        const i = next++;
+        const r = await store.append(`w-${w}`, [event(i)], {
+          expectedVersion: v === 0n ? 'no_stream' : v,
+        });
+        v = r.streamVersion;
+      }
+    };
+    return await rate(n, () =>
+      Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w))).then(() => {}),
+    );
+  } finally {
+    await store.close();
+    s.cleanup();
+  }
+}
+
+/** Appends of 100 events per call: events per second. */
+async function batched(batches: number, synchronous: SqliteSynchronous): Promise<number> {
+  const s = scratch('batch');
+  const store = sqliteEventStore({ path: join(s.dir, 'w.db'), synchronous });
+  try {
+    const events = Array.from({ length: 100 }, (_, i) => event(i));
+    return await rate(batches * 100, async () => {
+      for (let b = 0; b < batches; b++)
+        await store.append(`b-${b}`, events, { expectedVersion: 'no_stream' });
+    });
+  } finally {
+    await store.close();
+    s.cleanup();
+  }
+}
+
+export async function appendBench(options: BenchOptions): Promise<Metrics> {
+  const q = options.quick;
+  const n = q ? 3000 : 20000;
+  const nFull = q ? 500 : 3000;
+  const rounds = q ? 1 : 3;
+  const normal = await sideBySide(rounds, {
+    raw_commits_per_s: () => rawCommits(n, 'normal'),
+    appends_per_s: () => sequential(n, 'normal'),
+    concurrent_appends_per_s: () => concurrent(n, 'normal'),
+    batch_events_per_s: () => batched(q ? 30 : 300, 'normal'),
+  });
+  const full = await sideBySide(rounds, {
+    raw_commits_per_s_full: () => rawCommits(nFull, 'full'),
+    appends_per_s_full: () => sequential(nFull, 'full'),
+    concurrent_appends_per_s_full: () => concurrent(q ? 2000 : 10000, 'full'),
+    batch_events_per_s_full: () => batched(q ? 10 : 100, 'full'),
+  });
+  const peer = options.peer ? await peerFigures(options.quick) : {};
+  const metrics: Metrics = { ...normal, ...full };
+  for (const k of [
+    'peer_appends_per_s',
+    'peer_concurrent_appends_per_s',
+    'peer_batch_events_per_s',
+  ] as const) {
+    if (peer[k] !== undefined) metrics[k] = peer[k];
+  }
+  metrics['appends_fraction_of_raw'] = ratio(
+    metrics['appends_per_s'],
+    metrics['raw_commits_per_s'],
+  );
+  metrics['appends_fraction_of_raw_full'] = ratio(
+    metrics['appends_per_s_full'],
+    metrics['raw_commits_per_s_full'],
+  );
+  if (metrics['peer_appends_per_s']) {
+    // The peer runs with synchronous=FULL: compare it with our FULL figures.
+    metrics['appends_vs_peer_full'] = ratio(
+      metrics['appends_per_s_full'],
+      metrics['peer_appends_per_s'],
+    );
+    metrics['appends_vs_peer_default'] = ratio(
+      metrics['appends_per_s'],
+      metrics['peer_appends_per_s'],
+    );
+    metrics['concurrent_vs_peer_full'] = ratio(
+      metrics['concurrent_appends_per_s_full'],
+      metrics['peer_concurrent_appends_per_s'],
+    );
+    metrics['batch_vs_peer_full'] = ratio(
+      metrics['batch_events_per_s_full'],
+      metrics['peer_batch_events_per_s'],
+    );
+  }
+  return metrics;
+}

@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { projector } from '../src/core/index.js';
+import { openSqlite, sqliteEventStore, sqliteReadStore } from '../src/stores/sqlite/index.js';
+import { catalogProjection, generateCatalogEvents } from './fixtures/catalog.js';
+import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } from './lib.js';
+
+/** Our projector rebuilding the catalog projection from position 0 into a fresh read DB. */
+async function rebuild(
+  writePath: string,
+  dir: string,
+  round: number,
+  total: number,
+): Promise<number> {
+  const log = sqliteEventStore({ path: writePath });
+  const read = sqliteReadStore({ path: join(dir, `read-${round}.db`) });
+  const p = projector({ log, store: read, projections: [catalogProjection], batchSize: 5000 });
+  try {
+    return await rate(total, async () => {
+      await p.start();
+      const outcome = await p.catchUp(600_000);
+      if (!outcome.reached) throw new Error('rebuild did not catch up');
+    });
+  } finally {
+    await p.stop();
+    await log.close();
+    await read.close();
+  }
+}
+
+/**
+ * The ceiling: bare better-sqlite3 with the same settings reads the same events in batches,
+ * parses them, and upserts one row per event, one transaction per batch.
+ */
+async function rawReplay(
+  writePath: string,
+  dir: string,
+  round: number,
+  total: number,
+): Promise<number> {
+  const src = new Database(writePath, { readonly: true });
+  const dst = openSqlite(join(dir, `raw-${round}.db`));
+  dst.exec(
+    'CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY, position INTEGER, type TEXT, v INTEGER)',
+  );
+  const read = src
+    .prepare(
+      'SELECT position, type, data FROM events WHERE position > ? ORDER BY position LIMIT 5000',
+    )
+    .raw();
+  const upsert = dst.prepare(
+    'INSERT INTO t (id, position, type, v) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position, type = excluded.type, v = excluded.v',
+  );
+  const batch = dst.transaction((rows: [number, string, string][]) => {
+    for (const [position, type, data] of rows) {
+      const d = JSON.parse(data) as {
+        productId: string;
+        priceCents?: number;
+        rating?: number;
+        quantity?: number;
+      };
+      upsert.run(d.productId, position, type, d.priceCents ?? d.rating ?? d.quantity ?? 0);
+    }
+  });
+  try {
+    return await rate(total, () => {
+      let after = 0;
+      for (;;) {
+        const rows = read.all(after) as [number, string, string][];
+        if (rows.length === 0) break;
+        batch(rows);
+        after = rows[rows.length - 1]![0];
+      }
+    });
+  } finally {
+    src.close();
+    dst.close();
+  }
+}
+
+export async function rebuildBench(options: BenchOptions): Promise<Metrics> {
+  const total = options.quick ? 50_000 : 500_000;
+  const s = scratch('rebuild');
+  try {
+    const writePath = join(s.dir, 'write.db');
+    const store = sqliteEventStore({ path: writePath });
+    console.log(`bench: writing ${total.toLocaleString('en-US')} catalog events…`);
+    await generateCatalogEvents(store, total);
+    await store.close();
+    let round = 0;
+    const metrics = await sideBySide(options.quick ? 1 : 3, {
+      raw_replay_events_per_s: () => rawReplay(writePath, s.dir, round, total),
+      rebuild_events_per_s: () => rebuild(writePath, s.dir, round++, total),
+    });
+    metrics['rebuild_events'] = total;
+    metrics['rebuild_fraction_of_raw'] = ratio(
+      metrics['rebuild_events_per_s'],
+      metrics['raw_replay_events_per_s'],
+    );
+    return metrics;
+  } finally {
+    s.cleanup();
+  }
+}

@@ -1,0 +1,42 @@
+// npm run bench -- <name> [--quick] [--no-peer]
+// Prints a table and writes bench/results/<name>.json: { name, machine, command, metrics }.
+import { appendBench } from './append.js';
+import { commandBench } from './command.js';
+import { type BenchOptions, type Metrics, machine, printTable, writeResult } from './lib.js';
+import { rebuildBench } from './rebuild.js';
+
+const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
+  append: appendBench,
+  command: commandBench,
+  rebuild: rebuildBench,
+};
+
+const args = process.argv.slice(2);
+const names = args.filter((a) => !a.startsWith('--'));
+const options: BenchOptions = {
+  quick: args.includes('--quick'),
+  peer: !args.includes('--no-peer'),
+  args,
+};
+const selected = names.length === 1 && names[0] === 'all' ? Object.keys(benches) : names;
+const unknown = selected.filter((n) => !benches[n]);
+if (selected.length === 0 || unknown.length > 0) {
+  console.error(
+    `usage: npm run bench -- <${Object.keys(benches).join('|')}|all> [--quick] [--no-peer]` +
+      (unknown.length ? `\nunknown benchmark: ${unknown.join(', ')}` : ''),
+  );
+  process.exit(2);
+}
+for (const name of selected) {
+  const metrics = await benches[name]!(options);
+  const result = {
+    name,
+    machine: machine(),
+    command: `npm run bench -- ${[name, ...args.filter((a) => a.startsWith('--'))].join(' ')}`,
+    metrics,
+  };
+  printTable(result);
+  console.log(
+    `  → ${writeResult(result, options.quick ? 'bench/results/quick' : 'bench/results')}`,
+  );
+}
