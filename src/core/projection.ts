@@ -54,3 +54,17 @@ export interface ReadStore<H> {
   transact<T>(fn: (tx: ReadTx<H>) => Promise<T> | T): Promise<T>;
   close(): Promise<void>;
 }
+
+/** The same read store seen through another handle; projections written for `H2` run on it. */
+export function mapReadStore<H, H2>(store: ReadStore<H>, map: (db: H) => H2): ReadStore<H2> {
+  return {
+    setup: (projections) =>
+      store.transact(async (tx) => {
+        for (const p of projections) await p.setup?.(map(tx.db));
+      }),
+    loadCheckpoints: () => store.loadCheckpoints(),
+    close: () => store.close(),
+    transact: (fn) =>
+      store.transact((tx) => fn({ db: map(tx.db), saveCheckpoint: tx.saveCheckpoint })),
+  };
+}

@@ -1,7 +1,7 @@
 import type { ProgressSource, WaitOutcome } from './consistency.js';
 import { waitFor } from './consistency.js';
 import type { EventLog } from './event-log.js';
-import type { Event } from './messages.js';
+import type { Event, RecordedEvent } from './messages.js';
 import type { Checkpoint, Projection, ProjectionFailure, ReadStore } from './projection.js';
 
 export type ProjectionState = 'starting' | 'catching_up' | 'live' | 'failed' | 'stopped';
@@ -31,6 +31,11 @@ export interface ProjectorOptions<H> {
    * SQLite file). In-process appends wake the projector at once (default 1000).
    */
   readonly pollMs?: number;
+  /**
+   * Called after each committed batch with the events the projection applied: the hook for
+   * work that must follow the read model, never precede it (e.g. cache invalidation).
+   */
+  readonly onApplied?: (projection: string, events: readonly RecordedEvent[]) => void;
   /** Told about each failed attempt (for logs). */
   readonly onError?: (projection: string, error: unknown, attempt: number) => void;
 }
@@ -167,6 +172,7 @@ export class Projector<H> implements ProgressSource {
         });
         runner.position = read.coveredTo;
         runner.attempts = 0;
+        if (read.events.length > 0) this.options.onApplied?.(projection.name, read.events);
         if (runner.state !== 'live' || read.events.length === batchSize)
           runner.state = 'catching_up';
         this.emit();

@@ -66,3 +66,17 @@ export interface WriteStore<H> {
   findIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
   close(): Promise<void>;
 }
+
+/** The same store seen through another handle (e.g. a driver connection wrapped as `Sql`). */
+export function mapWriteStore<H, H2>(store: WriteStore<H>, map: (db: H) => H2): WriteStore<H2> {
+  return {
+    log: store.log,
+    findIdempotency: (key) => store.findIdempotency(key),
+    close: () => store.close(),
+    transact: (fn, options) =>
+      store.transact(
+        (tx) => fn({ db: map(tx.db), record: tx.record, readStream: tx.readStream }),
+        options,
+      ),
+  };
+}

@@ -6,3 +6,4 @@ export {
 export { migrate, type OpenOptions, openSqlite, type SqliteSynchronous } from './open.js';
 export { SqliteReadStore, type SqliteReadStoreOptions, sqliteReadStore } from './read-store.js';
 export { eventLogMigrations, readStoreMigrations } from './schema.js';
+export { sqliteSql } from './sql.js';

@@ -1,0 +1,14 @@
+/**
+ * The subset of a SQL driver the shop's handlers, projections and queries need. Statements are
+ * written once in the SQL that SQLite and PostgreSQL share, with `?` placeholders (the
+ * PostgreSQL adapter numbers them); store-specific SQL (full-text search, the event log) stays
+ * behind its store's port.
+ */
+export interface Sql {
+  readonly dialect: 'sqlite' | 'postgres';
+  run(sql: string, params?: readonly unknown[]): Promise<{ readonly changes: number }>;
+  get<T>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
+  all<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Several statements without parameters (DDL). */
+  exec(sql: string): Promise<void>;
+}
