@@ -351,7 +351,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.constant({ kind: 'catchUp' as const }) },
 );
-const scenarioArb = fc.array(cmdArb, { minLength: 1, maxLength: 14 });
+const scenarioArb = fc.array(cmdArb, { minLength: 1, maxLength: 20 });
 
 const append = async (
   log: EventLog,
@@ -364,8 +364,20 @@ const append = async (
   else await log.append(`s-${stream}`, events.map(toEvent));
 };
 
-const timeout = (ms: number) =>
-  new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms));
+/** Resolves 'fired' when `promise` does, or 'timeout' after `ms` (the timer is cleared). */
+const within = async (promise: Promise<unknown>, ms: number): Promise<'fired' | 'timeout'> => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise.then(() => 'fired' as const),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
 
 async function runScenario<H>(backend: Backend<H>, cmds: readonly Cmd[], stats: Stats) {
   let generations = 0;
@@ -409,20 +421,21 @@ async function runScenario<H>(backend: Backend<H>, cmds: readonly Cmd[], stats: 
           gen = await startGeneration();
           break;
         case 'crashNow':
+          stats.crashes++;
           kill(gen);
           await afterCrash(gen, context);
           gen = await startGeneration();
           break;
         case 'crashMidBatch': {
           let fired!: () => void;
-          const crashed = new Promise<'crashed'>((resolve) => {
-            fired = () => resolve('crashed');
+          const crashed = new Promise<void>((resolve) => {
+            fired = resolve;
           });
           gen.crash = { projection: cmd.projection, index: cmd.index, fired };
           // At least one event of each type, so the chosen projection has a batch to apply.
           const events = cmd.events.map((e, i) => (i === 0 ? { ...e, type: 'Added' as const } : e));
           await append(backend.log, cmd.stream, events, false);
-          expect(await Promise.race([crashed, timeout(5000)]), context).toBe('crashed');
+          expect(await within(crashed, 5000), context).toBe('fired');
           await afterCrash(gen, context);
           gen = await startGeneration();
           break;

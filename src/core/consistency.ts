@@ -41,8 +41,12 @@ export function waitFor(
   if (reachedAll(source, position, projections)) return Promise.resolve({ reached: true });
   return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let unsubscribe: (() => void) | undefined;
+    let settled = false;
     const finish = (outcome: WaitOutcome) => {
-      unsubscribe();
+      if (settled) return;
+      settled = true;
+      unsubscribe?.();
       if (timer) clearTimeout(timer);
       resolve(outcome);
     };
@@ -54,7 +58,11 @@ export function waitFor(
       if (failed)
         finish({ reached: false, reason: 'failed', positions: positionsOf(source, projections) });
     };
-    const unsubscribe = source.onProgress(check);
+    unsubscribe = source.onProgress(check);
+    if (settled) {
+      unsubscribe();
+      return;
+    }
     timer = setTimeout(
       () =>
         finish({ reached: false, reason: 'timeout', positions: positionsOf(source, projections) }),

@@ -48,7 +48,11 @@ interface Runner<H> {
   /** After a failing batch: one event per transaction up to this position, to isolate the bad one. */
   carefulUntil: bigint;
   failure: ProjectionFailure | undefined;
+  /** Set by `rebuild`: the loop resets the read model and starts again from position 0. */
+  rebuild: (() => void) | undefined;
   wake: (() => void) | undefined;
+  /** An append (or a request) arrived since the loop last read the log: do not go to sleep. */
+  woken: boolean;
   done: Promise<void> | undefined;
 }
 
@@ -83,7 +87,9 @@ export class Projector<H> implements ProgressSource {
         attempts: 0,
         carefulUntil: 0n,
         failure: undefined,
+        rebuild: undefined,
         wake: undefined,
+        woken: false,
         done: undefined,
       });
     }
@@ -100,7 +106,10 @@ export class Projector<H> implements ProgressSource {
     this.stopped = false;
     this.unsubscribe = log.onAppended((head) => {
       if (head > this.head) this.head = head;
-      for (const r of this.runners.values()) r.wake?.();
+      for (const r of this.runners.values()) {
+        r.woken = true;
+        r.wake?.();
+      }
     });
     for (const runner of this.runners.values()) runner.done = this.run(runner);
   }
@@ -142,15 +151,18 @@ export class Projector<H> implements ProgressSource {
     const { projection } = runner;
     const batchSize = this.options.batchSize ?? 2000;
     while (!this.stopped) {
+      if (runner.rebuild) {
+        await this.reset(runner);
+        continue;
+      }
       if (runner.state === 'failed') {
+        runner.woken = false; // appends do not resume a failed projection; retry() or stop() do
         await this.sleepUntilWoken(runner, undefined);
         continue;
       }
-      const read = await log.readAll({
-        after: runner.position,
-        limit: runner.position < runner.carefulUntil ? 1 : batchSize,
-        types: projection.handles,
-      });
+      runner.woken = false;
+      const limit = runner.position < runner.carefulUntil ? 1 : batchSize;
+      const read = await log.readAll({ after: runner.position, limit, types: projection.handles });
       if (read.coveredTo > this.head) this.head = read.coveredTo;
       if (read.events.length === 0 && read.coveredTo <= runner.position) {
         if (runner.state !== 'live') {
@@ -173,8 +185,8 @@ export class Projector<H> implements ProgressSource {
         runner.position = read.coveredTo;
         runner.attempts = 0;
         if (read.events.length > 0) this.options.onApplied?.(projection.name, read.events);
-        if (runner.state !== 'live' || read.events.length === batchSize)
-          runner.state = 'catching_up';
+        // A short batch reached the head the read saw: the projection is live.
+        runner.state = read.events.length < limit ? 'live' : 'catching_up';
         this.emit();
       } catch (error) {
         const last = read.events.at(-1);
@@ -231,6 +243,7 @@ export class Projector<H> implements ProgressSource {
     ms: number | undefined,
     wakeable = true,
   ): Promise<void> {
+    if (wakeable && (runner.woken || this.stopped)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = ms === undefined ? undefined : setTimeout(done, ms);
       function done() {
@@ -240,6 +253,42 @@ export class Projector<H> implements ProgressSource {
       }
       runner.wake = wakeable ? done : () => (this.stopped ? done() : undefined);
     });
+  }
+
+  /**
+   * Rebuilds a projection in place from position 0 (empties its read model, then replays the
+   * log). Resolves once the reset is committed; `status()` shows it catching up.
+   */
+  rebuild(name: string): Promise<void> {
+    const runner = this.runner(name);
+    if (!runner.projection.reset)
+      return Promise.reject(new Error(`Projection ${name} has no reset()`));
+    return new Promise((resolve) => {
+      runner.rebuild = resolve;
+      runner.wake?.();
+    });
+  }
+
+  private async reset(runner: Runner<H>): Promise<void> {
+    const { projection } = runner;
+    await this.options.store.transact(async (tx) => {
+      await projection.reset?.(tx.db);
+      await tx.saveCheckpoint({
+        name: projection.name,
+        version: projection.version,
+        position: 0n,
+        status: 'running',
+      });
+    });
+    runner.position = 0n;
+    runner.state = 'catching_up';
+    runner.failure = undefined;
+    runner.attempts = 0;
+    runner.carefulUntil = 0n;
+    const done = runner.rebuild;
+    runner.rebuild = undefined;
+    done?.();
+    this.emit();
   }
 
   /** Resumes a failed projection: its failing event gets a fresh set of attempts. */

@@ -1,0 +1,21 @@
+/** A cached answer and the read-model position it was computed at. */
+export interface CacheHit<T> {
+  readonly value: T;
+  readonly position: bigint;
+}
+
+/**
+ * A cache of query answers with tag-based invalidation that cannot be raced: take a `ticket()`
+ * before reading the read model, and `set` refuses to store an answer if any of its tags was
+ * invalidated after that ticket (the answer might predate the change). Invalidation runs after
+ * the read model committed the change (the projector's `onApplied`), so a stored entry is never
+ * older than the model it claims to show.
+ */
+export interface Cache {
+  get<T>(key: string): Promise<CacheHit<T> | undefined>;
+  ticket(): Promise<number>;
+  set<T>(key: string, hit: CacheHit<T>, tags: readonly string[], ticket: number): Promise<boolean>;
+  invalidate(tags: readonly string[]): Promise<void>;
+  /** Drops everything (e.g. after a rebuild). */
+  clear(): Promise<void>;
+}
