@@ -3,6 +3,7 @@ export {
   type SqliteEventStoreOptions,
   sqliteEventStore,
 } from './event-store.js';
+export { sqliteFullText } from './full-text.js';
 export { migrate, type OpenOptions, openSqlite, type SqliteSynchronous } from './open.js';
 export { SqliteReadStore, type SqliteReadStoreOptions, sqliteReadStore } from './read-store.js';
 export { eventLogMigrations, readStoreMigrations } from './schema.js';

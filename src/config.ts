@@ -1,0 +1,87 @@
+import { resolve } from 'node:path';
+
+/** Everything configurable, read once from flags and environment, with the embedded defaults. */
+export interface Config {
+  readonly dataDir: string;
+  readonly writeDb: string;
+  readonly readDb: string;
+  readonly readMode: 'read-model' | 'write-db';
+  readonly port: number;
+  readonly host: string;
+  readonly adminToken: string | undefined;
+  readonly rateLimitPerMinute: number;
+  readonly sqliteSynchronous: 'normal' | 'full';
+  readonly cacheTtlMs: number;
+  readonly defaultWaitMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const sqlitePath = (value: string, name: string): string => {
+  if (/^(postgres|postgresql|mysql):\/\//.test(value)) {
+    throw new ConfigError(
+      `${name}=${value}: only SQLite files are supported in this version (PostgreSQL arrives with the production stack).`,
+    );
+  }
+  return resolve(value.replace(/^sqlite:(\/\/)?/, ''));
+};
+
+const integer = (
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number => {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got ${value}).`);
+  return n;
+};
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = resolve(env['TWOROOMS_DATA_DIR'] || './data');
+  const readMode = env['TWOROOMS_READS'] || 'read-model';
+  if (readMode !== 'read-model' && readMode !== 'write-db') {
+    throw new ConfigError(`TWOROOMS_READS must be read-model or write-db (got ${readMode}).`);
+  }
+  for (const name of ['TWOROOMS_CACHE', 'TWOROOMS_BUS'] as const) {
+    const v = env[name];
+    if (v && v !== 'memory' && v !== 'in-process') {
+      throw new ConfigError(
+        `${name}=${v}: only the in-process ${name === 'TWOROOMS_CACHE' ? 'cache' : 'bus'} is supported in this version.`,
+      );
+    }
+  }
+  const sync = (env['TWOROOMS_SQLITE_SYNCHRONOUS'] || 'normal').toLowerCase();
+  if (sync !== 'normal' && sync !== 'full')
+    throw new ConfigError('TWOROOMS_SQLITE_SYNCHRONOUS must be normal or full.');
+  return {
+    dataDir,
+    writeDb: sqlitePath(env['TWOROOMS_WRITE_DB'] || `${dataDir}/write.db`, 'TWOROOMS_WRITE_DB'),
+    readDb: sqlitePath(env['TWOROOMS_READ_DB'] || `${dataDir}/read.db`, 'TWOROOMS_READ_DB'),
+    readMode,
+    port: integer(env['PORT'], 'PORT', 3000, 0, 65535),
+    host: env['HOST'] || '127.0.0.1',
+    adminToken: env['TWOROOMS_ADMIN_TOKEN'] || undefined,
+    rateLimitPerMinute: integer(
+      env['TWOROOMS_RATE_LIMIT'],
+      'TWOROOMS_RATE_LIMIT',
+      0,
+      0,
+      100_000_000,
+    ),
+    sqliteSynchronous: sync,
+    cacheTtlMs: integer(
+      env['TWOROOMS_CACHE_TTL_MS'],
+      'TWOROOMS_CACHE_TTL_MS',
+      30_000,
+      0,
+      86_400_000,
+    ),
+    defaultWaitMs: integer(env['TWOROOMS_WAIT_MS'], 'TWOROOMS_WAIT_MS', 2000, 0, 10_000),
+  };
+}

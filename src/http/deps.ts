@@ -1,0 +1,56 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { CommandMetadata, Query } from '../core/messages.js';
+import type { ProjectionStatus } from '../core/projector.js';
+import type { ShopCommand } from '../shop/commands.js';
+import type { ShopQueryAnswers } from '../shop/queries.js';
+import type { ReadOptions, ShopReads } from '../shop/reads.js';
+import type { AuthDeps } from './auth.js';
+import { consistencyOf, queryHeaders } from './consistency.js';
+
+/** What the HTTP layer needs from the composition root. */
+export interface AppDeps {
+  readonly readMode: 'read-model' | 'write-db';
+  readonly commands: {
+    // biome-ignore lint/suspicious/noExplicitAny: results are typed per route
+    dispatch(command: ShopCommand, metadata: CommandMetadata): Promise<any>;
+  };
+  readonly reads: ShopReads;
+  readonly auth: AuthDeps;
+  readonly projections?: {
+    status(): Promise<ProjectionStatus[]>;
+    rebuild(name: string): Promise<void>;
+  };
+  readonly metrics: Registry;
+  /** Told about every answered request (for the HTTP latency metric). */
+  readonly onResponse?: (method: string, route: string, status: number, seconds: number) => void;
+  /** Default wait for a consistency token in ms (2000). */
+  readonly defaultWaitMs?: number;
+  /** Requests per minute per client address; 0 or absent: no limit. */
+  readonly rateLimitPerMinute?: number;
+  readonly logger?: boolean | Record<string, unknown>;
+}
+
+/** Runs a query with the request's consistency parameters and sets the read-model headers. */
+export async function answerQuery<K extends keyof ShopQueryAnswers>(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  query: Query<K & string>,
+  cache?: ReadOptions['cache'],
+): Promise<ShopQueryAnswers[K]> {
+  const c = consistencyOf(
+    request.headers,
+    request.query as { after?: string; wait?: number; fallback?: string },
+    deps.defaultWaitMs ?? 2000,
+  );
+  const answer = await deps.reads.read<K>(query, {
+    ...(c.after === undefined ? {} : { after: c.after }),
+    ...(c.waitMs === undefined ? {} : { waitMs: c.waitMs }),
+    fallback: c.fallback,
+    ...(cache ? { cache } : {}),
+  });
+  queryHeaders(reply, answer.position, answer.stale);
+  void reply.header('X-Read-Source', answer.source);
+  return answer.value;
+}

@@ -1,0 +1,84 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { CommandObservation } from '../core/middleware.js';
+import type { ProjectionStatus } from '../core/projector.js';
+
+export interface MetricSources {
+  readonly projections?: { status(): Promise<ProjectionStatus[]> };
+  readonly cache?: { hits: number; misses: number };
+}
+
+/** The shop's Prometheus metrics: command latency, HTTP latency, projection lag, cache hits. */
+export function shopMetrics(sources: MetricSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tworooms_process_' });
+  const commands = new Histogram({
+    name: 'tworooms_command_duration_seconds',
+    help: 'Command handling time, by command type and outcome',
+    labelNames: ['type', 'outcome', 'code'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const http = new Histogram({
+    name: 'tworooms_http_request_duration_seconds',
+    help: 'HTTP request time, by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const statuses = async () => (await sources.projections?.status()) ?? [];
+  new Gauge({
+    name: 'tworooms_projection_lag_events',
+    help: 'Events in the log not yet processed by the projection',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      for (const s of await statuses()) this.set({ projection: s.name }, Number(s.lag));
+    },
+  });
+  new Gauge({
+    name: 'tworooms_projection_position',
+    help: 'Log position the projection has processed',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      for (const s of await statuses()) this.set({ projection: s.name }, Number(s.position));
+    },
+  });
+  new Gauge({
+    name: 'tworooms_projection_failed',
+    help: '1 when the projection has stopped on a failing event',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      for (const s of await statuses())
+        this.set({ projection: s.name }, s.status === 'failed' ? 1 : 0);
+    },
+  });
+  const cacheCounter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  if (sources.cache) {
+    const cache = sources.cache;
+    cacheCounter('tworooms_cache_hits_total', 'Cached answers served', () => cache.hits);
+    cacheCounter('tworooms_cache_misses_total', 'Cache look-ups that missed', () => cache.misses);
+  }
+  return {
+    registry,
+    observeCommand: (o: CommandObservation) =>
+      commands.observe(
+        { type: o.type, outcome: o.outcome, code: o.errorCode ?? '' },
+        o.durationMs / 1000,
+      ),
+    observeHttp: (method: string, route: string, status: number, seconds: number) =>
+      http.observe({ method, route, status: String(status) }, seconds),
+  };
+}
+
+export type ShopMetrics = ReturnType<typeof shopMetrics>;
