@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import {
+  CheckpointProgress,
   commandBus,
   idempotency,
   mapReadStore,
@@ -87,11 +88,14 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
   const tags = new CatalogCacheTags();
 
   const readStore = new SqliteReadStore({ path: config.readDb });
+  const shopReadStore = mapReadStore(readStore, (db) => ({ sql: sqliteSql(db), fullText }));
+  // The read models' tables exist even in a process that does not project (an API-only node).
+  await shopReadStore.setup(shopProjections());
   const runProjector = readModelMode && (options.projector ?? true);
   const worker = runProjector
     ? projector({
         log: store.log,
-        store: mapReadStore(readStore, (db) => ({ sql: sqliteSql(db), fullText })),
+        store: shopReadStore,
         projections: shopProjections(),
         onApplied: (name, events) => {
           if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
@@ -115,10 +119,15 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     db: { sql: sqliteSql(writeReader), fullText },
   });
   const readReader = readModelMode ? readStore.readOnly() : undefined;
+  // Without a projector here, positions come from the checkpoints another process writes.
+  const progress =
+    worker ??
+    (readModelMode ? new CheckpointProgress(() => readStore.loadCheckpoints()) : undefined);
+  if (progress instanceof CheckpointProgress) await progress.refresh();
   const l2 = readReader
     ? queryBus(shopQueryHandlers('read-model'), {
         db: { sql: sqliteSql(readReader), fullText },
-        ...(worker ? { progress: worker } : {}),
+        ...(progress ? { progress } : {}),
         defaultWaitMs: config.defaultWaitMs,
       })
     : undefined;

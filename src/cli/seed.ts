@@ -16,6 +16,8 @@ export async function seedCommand(
   const categories = Math.max(1, opts.categories);
   const started = performance.now();
   const store = await openWriteStore(config);
+  // A bulk load touches index pages all over a large file: give SQLite room to keep them (1 GiB).
+  store.db.pragma('cache_size = -1048576');
   const bars = new MultiBar(
     {
       format: ' {phase} |{bar}| {percentage}% {value}/{total} {rate}/s',
@@ -50,7 +52,7 @@ export async function seedCommand(
       log: store.log,
       store: mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })),
       projections: shopProjections(),
-      batchSize: 5000,
+      batchSize: 20_000,
     });
     await worker.start();
     const head = await store.headPosition();

@@ -1,6 +1,7 @@
 /** tworooms: the CQRS + event-sourcing toolkit's core. No drivers, no Node built-ins. */
 
 export * from './cache.js';
+export * from './checkpoint-progress.js';
 export * from './command-bus.js';
 export * from './consistency.js';
 export * from './decider.js';

@@ -91,7 +91,9 @@ export function installErrorHandler(app: FastifyInstance): void {
         return reply.code(400).send(errorBody('VALIDATION_FAILED', 'The body is not valid JSON.'));
     }
     if (error.statusCode === 429) {
-      return reply.code(429).send(errorBody('RATE_LIMITED', httpErrorCodes.RATE_LIMITED.message));
+      const built = (error as unknown as { error?: { message?: unknown } }).error?.message;
+      const message = typeof built === 'string' ? built : httpErrorCodes.RATE_LIMITED.message;
+      return reply.code(429).send(errorBody('RATE_LIMITED', message));
     }
     if (
       error instanceof SyntaxError ||

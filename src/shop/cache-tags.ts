@@ -5,12 +5,20 @@ import type { ListingPage, ProductDetailView } from './queries.js';
 /**
  * Which cached answers an event makes stale, as tags: `product:<id>` (every page and document
  * that shows the product), `category:<id>` (the pages of a category whose membership or order
- * changed; `category:*` is the all-products listing). Precise on purpose: a price change drops
- * exactly the pages and documents that show that product.
+ * changed; `category:*` is the all-products listing), `related:<id>` (the documents of a
+ * category's products, whose related list — the best rated others of the category — changes with
+ * the category's membership, names and ratings; `docs` when the category is unknown). Precise on
+ * purpose: a price change drops exactly the pages and documents that show that product.
  */
 export class CatalogCacheTags {
   /** product -> category, learned from the events, to invalidate pages on (de)activation. */
   private readonly categoryOf = new Map<string, string>();
+
+  /** The documents whose related list may change with this product: its category's, or all. */
+  private relatedOf(productId: string): string {
+    const category = this.categoryOf.get(productId);
+    return category ? `related:${category}` : 'docs';
+  }
 
   tagsFor(events: readonly RecordedEvent[]): string[] {
     const tags = new Set<string>();
@@ -19,16 +27,17 @@ export class CatalogCacheTags {
         case 'ProductAdded':
           this.categoryOf.set(e.data.productId, e.data.categoryId);
           tags.add(`category:${e.data.categoryId}`).add('category:*');
+          tags.add(`related:${e.data.categoryId}`);
           break;
         case 'ProductDetailsChanged': {
           tags.add(`product:${e.data.productId}`);
           if (e.data.categoryId !== undefined || e.data.name !== undefined) {
             // membership or order of the category's pages changed
             const previous = e.data.previousCategoryId ?? this.categoryOf.get(e.data.productId);
-            if (previous) tags.add(`category:${previous}`);
-            else tags.add('pages');
+            if (previous) tags.add(`category:${previous}`).add(`related:${previous}`);
+            else tags.add('pages').add('docs');
             if (e.data.categoryId) {
-              tags.add(`category:${e.data.categoryId}`);
+              tags.add(`category:${e.data.categoryId}`).add(`related:${e.data.categoryId}`);
               this.categoryOf.set(e.data.productId, e.data.categoryId);
             }
             tags.add('category:*');
@@ -40,13 +49,17 @@ export class CatalogCacheTags {
           tags.add(`product:${e.data.productId}`).add('category:*');
           const category = this.categoryOf.get(e.data.productId);
           tags.add(category ? `category:${category}` : 'pages');
+          tags.add(this.relatedOf(e.data.productId));
           break;
         }
+        case 'ReviewCreated':
+          // The rating orders the related lists of the product's category.
+          tags.add(`product:${e.data.productId}`).add(this.relatedOf(e.data.productId));
+          break;
         case 'ProductPriceUpdated':
         case 'StockLevelSet':
         case 'StockReserved':
         case 'StockReleased':
-        case 'ReviewCreated':
           tags.add(`product:${e.data.productId}`);
           break;
         default:
@@ -66,6 +79,8 @@ export const pageTags = (categoryId: string | undefined, answer: ListingPage) =>
 ];
 export const productKey = (productId: string) => `product:${productId}`;
 export const productTags = (productId: string, answer: ProductDetailView) => [
+  'docs',
   `product:${productId}`,
+  `related:${answer.categoryId}`,
   ...answer.related.map((r) => `product:${r.id}`),
 ];

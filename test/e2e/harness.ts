@@ -7,26 +7,50 @@ import { loadConfig } from '../../src/config.js';
 import { createShop, type Shop } from '../../src/main.js';
 
 export type ReadMode = 'read-model' | 'write-db';
+export const READ_MODES: readonly ReadMode[] = ['read-model', 'write-db'];
 
+// biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field in the tests
 export interface Reply<T = any> {
   status: number;
   headers: Headers;
   body: T;
 }
 
+/** Every answer the shop gave, kept so a suite can check that none was a 5xx or leaked a stack. */
+export interface Recorded {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly text: string;
+  readonly headers: Headers;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  rawBody?: string;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
 export interface TestShop {
   readonly url: string;
   readonly shop: Shop;
+  readonly mode: ReadMode;
   readonly adminToken: string;
-  request<T = any>(
-    method: string,
+  /** Every answer so far, in order. */
+  readonly recorded: readonly Recorded[];
+  /** The highest `X-Consistency-Token` any command answered so far ('0' before any). */
+  readonly lastPosition: string;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field in the tests
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<Reply<T>>;
+  /**
+   * A GET that carries `X-Consistency-Token: <lastPosition>` (unless the caller sets one), so
+   * that in read-model mode it sees every write made so far.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field in the tests
+  read<T = any>(
     path: string,
-    options?: {
-      body?: unknown;
-      rawBody?: string;
-      token?: string;
-      headers?: Record<string, string>;
-    },
+    options?: Omit<RequestOptions, 'body' | 'rawBody'>,
   ): Promise<Reply<T>>;
   /** Registers a customer and returns its id and token. */
   customer(name?: string): Promise<{ customerId: string; token: string }>;
@@ -53,6 +77,8 @@ export async function startShop(
   const address = shop.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;
+  const recorded: Recorded[] = [];
+  let lastPosition = 0n;
   const request: TestShop['request'] = async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers['authorization'] = `Bearer ${options.token}`;
@@ -67,6 +93,11 @@ export async function startShop(
       ...(body === undefined ? {} : { body }),
     });
     const text = await res.text();
+    recorded.push({ method, path, status: res.status, text, headers: res.headers });
+    const token = res.headers.get('x-consistency-token');
+    if (token !== null && /^\d+$/.test(token) && BigInt(token) > lastPosition) {
+      lastPosition = BigInt(token);
+    }
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -79,8 +110,21 @@ export async function startShop(
   return {
     url,
     shop,
+    mode: readMode,
     adminToken,
+    recorded,
+    get lastPosition() {
+      return lastPosition.toString();
+    },
     request,
+    read(path, options = {}) {
+      const headers = { ...options.headers };
+      const hasToken =
+        Object.keys(headers).some((h) => h.toLowerCase() === 'x-consistency-token') ||
+        /[?&]after=/.test(path);
+      if (!hasToken) headers['x-consistency-token'] = lastPosition.toString();
+      return request('GET', path, { ...options, headers });
+    },
     async customer(name = `Customer ${++customers}`) {
       const r = await request('POST', '/api/customers', {
         body: {
