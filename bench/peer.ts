@@ -57,7 +57,7 @@ export function peerFigures(quick: boolean): Promise<PeerMetrics> {
       return Object.fromEntries(
         Object.entries(figures)
           .filter((e): e is [string, number] => typeof e[1] === 'number')
-          .map(([k, v]) => [k, Math.round(v)]),
+          .map(([k, v]) => [k, v < 10 ? Math.round(v * 100) / 100 : Math.round(v)]),
       ) as PeerMetrics;
     } finally {
       s.cleanup();
