@@ -111,7 +111,7 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     middleware: [
       observe(metrics.observeCommand),
       retry(),
-      idempotency(store, { required: ['PlaceOrder'] }),
+      idempotency(store, { required: ['PlaceOrder', 'CheckOutCart'] }),
     ],
   });
   const writeReader = store.readOnly();
@@ -148,6 +148,7 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     readMode: config.readMode,
     commands: bus,
     reads,
+    log: store.log,
     auth: {
       adminToken: adminToken.token,
       customerByTokenHash: async (hash) =>

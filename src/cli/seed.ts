@@ -1,13 +1,115 @@
-import { randomUUID } from 'node:crypto';
-import { MultiBar, Presets } from 'cli-progress';
+import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
-import { mapReadStore, mapWriteStore, projector } from '../core/index.js';
+import { mapWriteStore, timeOrderedId } from '../core/index.js';
 import { openWriteStore } from '../main.js';
-import { bulkSeed } from '../shop/bulk-seed.js';
-import { shopProjections } from '../shop/query-handlers.js';
-import { SqliteReadStore, sqliteFullText, sqliteSql } from '../stores/sqlite/index.js';
+import { bulkSeed, bulkSeedEvents } from '../shop/bulk-seed.js';
+import { sqliteFullText, sqliteSql } from '../stores/sqlite/index.js';
+import { progressBars } from './progress.js';
+import type { FromSeedProjector, SeedProjectorInput, ToSeedProjector } from './seed-projector.js';
 
-/** `tworooms seed`: bulk-loads a catalog, then projects it, with a progress bar for each. */
+// Large batches: fewer read-DB commits, each product's events summed once per batch.
+const BATCH_SIZE = 20_000;
+// The projector thread cannot hear this thread's appends: it polls the log this often.
+const POLL_MS = 25;
+// A batch of 20,000 events is tens of MB alive at once: a young generation that holds it saves
+// most of the garbage collector's work.
+const YOUNG_GENERATION_MB = 384;
+const STOP_GRACE_MS = 10_000;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A promise with its settle functions; a rejection nobody awaits is not reported as unhandled. */
+function deferred() {
+  let resolve: () => void = () => undefined;
+  let reject: (error: Error) => void = () => undefined;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** The projector's worker thread, as the main thread sees it. */
+interface ProjectorThread {
+  /** Resolves once the projector runs (read models set up, checkpoints loaded). */
+  readonly ready: Promise<void>;
+  /** Why the thread failed, once it has. */
+  failure(): Error | undefined;
+  /** Tells it that the log ends at `head`; resolves when every read model has reached it. */
+  finish(head: bigint): Promise<void>;
+  /** Stops it (gracefully, then by force) unless it has exited already. */
+  close(): Promise<void>;
+}
+
+function startProjectorThread(
+  input: SeedProjectorInput,
+  onPosition: (position: bigint) => void,
+): ProjectorThread {
+  const file = import.meta.url.endsWith('.ts') ? './seed-projector.ts' : './seed-projector.js';
+  const worker = new Worker(new URL(file, import.meta.url), {
+    workerData: input,
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+  });
+  let failure: Error | undefined;
+  let finished = false;
+  const ready = deferred();
+  const done = deferred();
+  const fail = (message: string) => {
+    if (failure) return;
+    failure = new Error(`building the read models failed: ${message}`);
+    ready.reject(failure);
+    done.reject(failure);
+  };
+  worker.on('message', (m: FromSeedProjector) => {
+    if (m.type === 'ready') ready.resolve();
+    else if (m.type === 'progress') onPosition(m.position);
+    else if (m.type === 'done') {
+      finished = true;
+      onPosition(m.position);
+      done.resolve();
+    } else fail(m.message);
+  });
+  worker.on('error', (error) => fail(error.message));
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', (code) => {
+      if (!finished) fail(`the projector thread ended early (exit code ${code})`);
+      resolve();
+    }),
+  );
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  const send = (m: ToSeedProjector) => worker.postMessage(m);
+  return {
+    ready: ready.promise,
+    failure: () => failure,
+    async finish(head) {
+      send({ type: 'finish', head });
+      await done.promise;
+    },
+    async close() {
+      if (gone) return;
+      if (!finished) send({ type: 'stop' });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const graceOver = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), STOP_GRACE_MS);
+      });
+      const forced = await Promise.race([exited.then(() => false), graceOver]);
+      clearTimeout(timer);
+      if (forced) await worker.terminate();
+    },
+  };
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * `tworooms seed`: bulk-loads a catalog while a worker thread projects it into the read models,
+ * with a progress bar for each; ends when every read model has caught up.
+ */
 export async function seedCommand(
   config: Config,
   opts: { products: number; reviews?: number; categories: number },
@@ -18,64 +120,49 @@ export async function seedCommand(
   const store = await openWriteStore(config);
   // A bulk load touches index pages all over a large file: give SQLite room to keep them (1 GiB).
   store.db.pragma('cache_size = -1048576');
-  const bars = new MultiBar(
-    {
-      format: ' {phase} |{bar}| {percentage}% {value}/{total} {rate}/s',
-      hideCursor: true,
-      clearOnComplete: false,
-    },
-    Presets.shades_classic,
-  );
-  const barFor = new Map<string, ReturnType<MultiBar['create']>>();
-  const progress = (phase: string, done: number, total: number) => {
-    let bar = barFor.get(phase);
-    if (!bar) {
-      bar = bars.create(total, 0, { phase: phase.padEnd(10), rate: 0 });
-      barFor.set(phase, bar);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    bar.update(done, { rate: Math.round(done / Math.max(seconds, 0.001)).toLocaleString('en-US') });
+  const plan = {
+    products: opts.products,
+    reviews: opts.products === 0 ? 0 : reviews,
+    categories,
   };
+  const planned = (await store.headPosition()) + BigInt(bulkSeedEvents(plan));
+  const progress = progressBars(started);
+  let head = planned;
+  const thread = startProjectorThread(
+    { writeDb: config.writeDb, readDb: config.readDb, batchSize: BATCH_SIZE, pollMs: POLL_MS },
+    (position) => progress.update('projecting', Number(position), Number(head)),
+  );
+  let closed = false;
   try {
+    await thread.ready;
     const seeded = await bulkSeed(mapWriteStore(store, sqliteSql), sqliteFullText, {
-      products: opts.products,
-      reviews: opts.products === 0 ? 0 : reviews,
-      categories,
-      newId: randomUUID,
+      ...plan,
+      newId: timeOrderedId,
       now: new Date(),
-      progress,
+      async progress(phase, done, total) {
+        progress.update(phase, done, total);
+        await nextTurn(); // lets the projector's messages and the bars' redraws in
+        const failure = thread.failure();
+        if (failure) throw failure;
+      },
     });
     const written = performance.now();
-    // Build the read models now, so the first `serve` starts caught up.
-    const read = new SqliteReadStore({ path: config.readDb });
-    const worker = projector({
-      log: store.log,
-      store: mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })),
-      projections: shopProjections(),
-      batchSize: 20_000,
-    });
-    await worker.start();
-    const head = await store.headPosition();
-    const timer = setInterval(async () => {
-      const statuses = await worker.status();
-      const slowest = statuses.reduce((min, s) => (s.position < min ? s.position : min), head);
-      progress('projecting', Number(slowest), Number(head));
-    }, 200);
-    const outcome = await worker.catchUp(600_000);
-    clearInterval(timer);
-    progress('projecting', Number(head), Number(head));
-    await worker.stop();
-    await read.close();
-    bars.stop();
-    if (!outcome.reached) throw new Error(`the read models did not catch up (${outcome.reason})`);
-    const total = (performance.now() - started) / 1000;
+    head = await store.headPosition();
+    await thread.finish(head);
+    const projected = performance.now();
+    await thread.close();
+    await store.close();
+    closed = true;
+    progress.stop();
+    const total = performance.now() - started;
     console.log(
-      `seeded ${seeded.products.toLocaleString('en-US')} products, ${seeded.reviews.toLocaleString('en-US')} reviews, ` +
-        `${seeded.events.toLocaleString('en-US')} events in ${((written - started) / 1000).toFixed(1)} s; ` +
-        `read models built in ${(total - (written - started) / 1000).toFixed(1)} s; total ${total.toFixed(1)} s`,
+      `seeded ${count(seeded.products)} products, ${count(seeded.reviews)} reviews, ` +
+        `${count(seeded.events)} events in ${seconds(written - started)}; read models built ` +
+        `alongside, caught up ${seconds(projected - written)} after the last write; total ${seconds(total)}`,
     );
   } finally {
-    bars.stop();
-    await store.close();
+    progress.stop();
+    await thread.close();
+    if (!closed) await store.close();
   }
 }

@@ -3,7 +3,7 @@ import { isConcurrencyConflict } from './errors.js';
 import { resultOf } from './idempotency.js';
 import type { Command, Event, RecordedEvent } from './messages.js';
 import { metadataFrom } from './state-stored.js';
-import type { WriteStore } from './write-store.js';
+import type { WriteStore, WriteTx } from './write-store.js';
 
 /**
  * An event-sourced model as three pure, synchronous functions: no I/O, no clock, no random ids
@@ -21,13 +21,30 @@ export const fold = <S, E extends Event>(
   events: readonly E[],
 ): S => events.reduce(decider.evolve, decider.initialState());
 
-export interface EventSourcedOptions<State, C extends Command, E extends Event, V> {
+/** What a decision produced, for `EventSourcedOptions.inTransaction`. */
+export interface Decided<State, C extends Command, E extends Event> {
+  readonly command: C;
+  readonly context: CommandContext;
+  /** The state the decision was made on. */
+  readonly state: State;
+  readonly events: readonly E[];
+  /** The state after `events`. */
+  readonly next: State;
+}
+
+export interface EventSourcedOptions<State, C extends Command, E extends Event, V, H = unknown> {
   readonly decider: Decider<State, C, E>;
   readonly streamId: (command: C) => string;
   /** What the command answers besides its position (default `{}`). */
   readonly result?: (state: State, events: readonly E[], command: C) => V;
   /** Attempts in all when another writer wins the race (default 5). */
   readonly attempts?: number;
+  /**
+   * Runs inside the append transaction, after the decided events are recorded (also when there
+   * are none): check something the decider cannot see (a row of another table), or keep a small
+   * level-1 table in step with the stream. A throw rolls the events back with it.
+   */
+  readonly inTransaction?: (tx: WriteTx<H>, decided: Decided<State, C, E>) => Promise<void> | void;
 }
 
 const asArray = <E>(e: E | readonly E[]): readonly E[] => (Array.isArray(e) ? e : [e as E]);
@@ -43,9 +60,10 @@ export function eventSourcedHandler<
   C extends Command,
   E extends Event,
   V extends object = object,
+  H = unknown,
 >(
-  store: WriteStore<unknown>,
-  options: EventSourcedOptions<State, C, E, V>,
+  store: WriteStore<NoInfer<H>>,
+  options: EventSourcedOptions<State, C, E, V, H>,
 ): CommandHandler<C, V & CommandResult> {
   const { decider } = options;
   const attempts = options.attempts ?? 5;
@@ -65,6 +83,7 @@ export function eventSourcedHandler<
                 expectedVersion: streamVersion === 0n ? 'no_stream' : streamVersion,
               });
             }
+            await options.inTransaction?.(tx, { command, context, state, events, next });
             return (options.result?.(next, events, command) ?? {}) as V;
           },
           {

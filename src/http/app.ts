@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from './deps.js';
 import { errorBody, installErrorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { cartRoutes } from './routes/carts.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { customerRoutes } from './routes/customers.js';
 import { systemRoutes } from './routes/system.js';
@@ -82,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   catalogRoutes(app, deps);
   customerRoutes(app, deps);
+  cartRoutes(app, deps);
   adminRoutes(app, deps);
   systemRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());

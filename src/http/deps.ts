@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { EventLogReader } from '../core/event-log.js';
 import type { CommandMetadata, Query } from '../core/messages.js';
 import type { ProjectionStatus } from '../core/projector.js';
 import type { ShopCommand } from '../shop/commands.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
     dispatch(command: ShopCommand, metadata: CommandMetadata): Promise<any>;
   };
   readonly reads: ShopReads;
+  /** The event log, read directly where the write model is the answer (a cart is its stream). */
+  readonly log: EventLogReader;
   readonly auth: AuthDeps;
   readonly projections?: {
     status(): Promise<ProjectionStatus[]>;

@@ -113,6 +113,7 @@ export const Dashboard = Type.Object({
       createdAt: Type.String(),
     }),
   ),
+  abandonedCarts: Type.Integer(),
 });
 
 export const ProjectionStatus = Type.Object({

@@ -15,8 +15,12 @@ export interface BulkSeedOptions {
   readonly reviews: number;
   readonly categories: number;
   readonly warehouses?: readonly string[];
-  /** Called as work is done: the phase, units done in it, units in it. */
-  readonly progress?: (phase: string, done: number, total: number) => void;
+  /**
+   * Called after each commit: the phase, units done in it, units in it. It may return a promise
+   * (e.g. to let the event loop run); if it throws, the seed stops there.
+   */
+  readonly progress?: (phase: string, done: number, total: number) => void | Promise<void>;
+  /** Ids for new rows; time-ordered ids keep every primary-key index growing at its end. */
   readonly newId: () => string;
   readonly now: Date;
 }
@@ -56,14 +60,54 @@ const nouns = [
   'spoon',
 ];
 const pick = <T>(xs: readonly T[], i: number) => xs[i % xs.length]!;
-// Large transactions: random index inserts dirty pages all over the file, and each page is
-// written once per commit however many rows it took, so fewer, bigger commits write far less.
-const BATCH = 50_000;
+// Products (with their stock and reviews) per transaction: about 30,000 rows and events with
+// the default 10 reviews each. Each commit writes only the pages it filled, since every index
+// grows at its end; a bounded commit lets a concurrent projector follow.
+const PRODUCTS_PER_COMMIT = 2_000;
+const WAREHOUSES = ['north', 'south', 'east'];
+
+/** Which product review `r` is about (spread evenly, 10 per product by default). */
+const productOfReview = (r: number, products: number) => (r * 7919) % products;
+
+/**
+ * Reviews grouped by product: product `p`'s reviews are `order[start[p]]` to
+ * `order[start[p + 1] - 1]`, in ascending review number (a counting sort).
+ */
+function reviewsByProduct(products: number, reviews: number) {
+  const start = new Int32Array(products + 1);
+  for (let r = 0; r < reviews; r++) {
+    const p = productOfReview(r, products) + 1;
+    start[p] = start[p]! + 1;
+  }
+  for (let p = 0; p < products; p++) start[p + 1] = start[p + 1]! + start[p]!;
+  const next = start.slice(0, products);
+  const order = new Int32Array(reviews);
+  for (let r = 0; r < reviews; r++) {
+    const p = productOfReview(r, products);
+    order[next[p]!] = r;
+    next[p] = next[p]! + 1;
+  }
+  return { start, order };
+}
+
+/** How many events `bulkSeed` records for these options (for a progress bar's total). */
+export function bulkSeedEvents(options: Omit<BulkSeedOptions, 'newId' | 'now'>): number {
+  const warehouses = (options.warehouses ?? WAREHOUSES).length;
+  const reviewers = Math.min(1000, Math.max(1, Math.ceil(options.reviews / 100)));
+  const reviews = options.products === 0 ? 0 : options.reviews;
+  return options.categories + reviewers + options.products * (1 + warehouses) + reviews;
+}
 
 /**
  * Loads a large catalog fast: the same rows and the same events the command handlers make
  * (so the read models project it like any other history), written in large transactions
  * instead of one command at a time. Deterministic for given ids and time.
+ *
+ * Each product is written with its stock and its reviews, and its events go to its stream in
+ * one append (ProductAdded, StockLevelSet per warehouse, then its ReviewCreated): with
+ * time-ordered ids every index (products, reviews, inventory, the log's stream index) grows
+ * at its end, and a projector sees each product's events together, so it can sum them per
+ * product. Which reviews a product gets does not depend on that order.
  */
 export async function bulkSeed(
   store: WriteStore<Sql>,
@@ -72,8 +116,9 @@ export async function bulkSeed(
 ): Promise<{ products: number; reviews: number; events: number }> {
   const at = options.now.toISOString();
   const ms = options.now.getTime();
-  const warehouses = options.warehouses ?? ['north', 'south', 'east'];
+  const warehouses = options.warehouses ?? WAREHOUSES;
   const report = options.progress ?? (() => undefined);
+  const totalReviews = options.products === 0 ? 0 : options.reviews;
   let events = 0;
 
   const categories: { id: string; name: string }[] = [];
@@ -104,9 +149,10 @@ export async function bulkSeed(
       const id = options.newId();
       const name = `Reviewer ${r + 1}`;
       reviewers.push({ id, name });
+      // The id's end is random (its start is a time): it keeps seeds into one store apart.
       await tx.db.run(
         'INSERT INTO customers (id, email, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)',
-        [id, `reviewer-${r + 1}-${id.slice(0, 8)}@seed.invalid`, name, `seed-no-login-${id}`, ms],
+        [id, `reviewer-${r + 1}-${id.slice(-8)}@seed.invalid`, name, `seed-no-login-${id}`, ms],
       );
       await tx.record(streams.customer(id), [
         {
@@ -118,18 +164,18 @@ export async function bulkSeed(
     }
   });
 
-  const productIds: string[] = [];
-  for (let start = 0; start < options.products; start += BATCH) {
-    const end = Math.min(options.products, start + BATCH);
+  const byProduct = reviewsByProduct(options.products, totalReviews);
+  let reviewsDone = 0;
+  for (let start = 0; start < options.products; start += PRODUCTS_PER_COMMIT) {
+    const end = Math.min(options.products, start + PRODUCTS_PER_COMMIT);
     await store.transact(async (tx) => {
       for (let p = start; p < end; p++) {
         const id = options.newId();
-        productIds.push(id);
         const category = pick(categories, p);
         const name = `${pick(words, p).replace(/^./, (x) => x.toUpperCase())} ${pick(words, p * 3 + 1)} ${pick(nouns, p * 7)} #${p + 1}`;
         const description = `A ${pick(words, p * 5 + 2)} ${pick(nouns, p)} from the ${category.name} range, item ${p + 1}.`;
         const priceCents = 199 + ((p * 7919) % 49_800);
-        const sku = `SEED-${String(p + 1).padStart(7, '0')}-${id.slice(0, 6)}`;
+        const sku = `SEED-${String(p + 1).padStart(7, '0')}-${id.slice(-6)}`;
         await tx.db.run(
           `INSERT INTO products (id, sku, name, description, category_id, price_cents, max_allowed_price_cents,
              thumbnail_url, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 1, ?, ?)`,
@@ -141,71 +187,65 @@ export async function bulkSeed(
           body: description,
           extra: category.name,
         });
-        const added: ProductAdded = {
-          type: 'ProductAdded',
-          data: {
-            v: 1,
-            productId: id,
-            sku,
-            name,
-            description,
-            categoryId: category.id,
-            priceCents,
-            maxAllowedPriceCents: priceCents * 3,
-            thumbnailUrl: null,
-            at,
+        const stream: (ProductAdded | StockLevelSet | ReviewCreated)[] = [
+          {
+            type: 'ProductAdded',
+            data: {
+              v: 1,
+              productId: id,
+              sku,
+              name,
+              description,
+              categoryId: category.id,
+              priceCents,
+              maxAllowedPriceCents: priceCents * 3,
+              thumbnailUrl: null,
+              at,
+            },
           },
-        };
-        const stock: StockLevelSet[] = warehouses.map((warehouse, w) => ({
-          type: 'StockLevelSet',
-          data: { v: 1, productId: id, warehouse, quantity: (p * 31 + w * 17) % 60, at },
-        }));
-        for (const s of stock) {
+        ];
+        for (const [w, warehouse] of warehouses.entries()) {
+          const quantity = (p * 31 + w * 17) % 60;
           await tx.db.run(
             'INSERT INTO inventory (product_id, warehouse, quantity) VALUES (?, ?, ?)',
-            [id, s.data.warehouse, s.data.quantity],
+            [id, warehouse, quantity],
           );
+          stream.push({
+            type: 'StockLevelSet',
+            data: { v: 1, productId: id, warehouse, quantity, at },
+          });
         }
-        await tx.record(streams.product(id), [added, ...stock]);
-        events += 1 + stock.length;
-      }
-    });
-    report('products', end, options.products);
-  }
-
-  for (let start = 0; start < options.reviews; start += BATCH) {
-    const end = Math.min(options.reviews, start + BATCH);
-    await store.transact(async (tx) => {
-      for (let r = start; r < end; r++) {
-        const productId = productIds[(r * 7919) % productIds.length];
-        if (!productId) break;
-        const reviewer = pick(reviewers, r * 13);
-        const id = options.newId();
-        const rating = 1 + ((r * 37) % 5 === 0 ? 0 : (r * 7) % 5);
-        const text = `${pick(words, r).replace(/^./, (x) => x.toUpperCase())} and ${pick(words, r * 3)}: ${rating} stars.`;
-        await tx.db.run(
-          'INSERT INTO reviews (id, product_id, customer_id, rating, text, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-          [id, productId, reviewer.id, rating, text, ms],
-        );
-        await tx.record(streams.product(productId), [
-          {
+        for (let i = byProduct.start[p]!; i < byProduct.start[p + 1]!; i++) {
+          const r = byProduct.order[i]!;
+          const reviewer = pick(reviewers, r * 13);
+          const reviewId = options.newId();
+          const rating = 1 + ((r * 37) % 5 === 0 ? 0 : (r * 7) % 5);
+          const text = `${pick(words, r).replace(/^./, (x) => x.toUpperCase())} and ${pick(words, r * 3)}: ${rating} stars.`;
+          await tx.db.run(
+            'INSERT INTO reviews (id, product_id, customer_id, rating, text, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+            [reviewId, id, reviewer.id, rating, text, ms],
+          );
+          stream.push({
             type: 'ReviewCreated',
             data: {
               v: 1,
-              reviewId: id,
-              productId,
+              reviewId,
+              productId: id,
               customerId: reviewer.id,
               authorName: reviewer.name,
               rating,
               text,
               at,
             },
-          } satisfies ReviewCreated,
-        ]);
-        events++;
+          });
+        }
+        await tx.record(streams.product(id), stream);
+        events += stream.length;
       }
     });
-    report('reviews', end, options.reviews);
+    reviewsDone = byProduct.start[end]!;
+    await report('products', end, options.products);
+    if (totalReviews > 0) await report('reviews', reviewsDone, totalReviews);
   }
-  return { products: productIds.length, reviews: options.reviews, events };
+  return { products: options.products, reviews: reviewsDone, events };
 }

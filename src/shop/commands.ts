@@ -56,6 +56,20 @@ export type PlaceOrder = Command<
 /** Allowed to the order's owner and to admins; anyone else gets NOT_FOUND. */
 export type CancelOrder = Command<'CancelOrder', { orderId: string }>;
 
+// Carts (level 3, event-sourced: src/shop/carts/decider.ts). The owner is the command's actor;
+// anyone else is told NOT_FOUND.
+export type CreateCart = Command<'CreateCart', { cartId: string }>;
+/** `quantity`: 1 to 10,000, added to what the cart already holds of that product. */
+export type AddCartItem = Command<
+  'AddCartItem',
+  { cartId: string; productId: string; quantity: number }
+>;
+/** Removes the whole line; removing a product the cart does not hold changes nothing. */
+export type RemoveCartItem = Command<'RemoveCartItem', { cartId: string; productId: string }>;
+/** Turns the cart into the order `orderId` (priced from the catalog, stock reserved), in one transaction. */
+export type CheckOutCart = Command<'CheckOutCart', { cartId: string; orderId: string }>;
+export type CartCommand = CreateCart | AddCartItem | RemoveCartItem | CheckOutCart;
+
 export type ShopCommand =
   | CreateCategory
   | AddProduct
@@ -65,7 +79,8 @@ export type ShopCommand =
   | RegisterCustomer
   | CreateReview
   | PlaceOrder
-  | CancelOrder;
+  | CancelOrder
+  | CartCommand;
 
 /** What each command answers besides its `position`. */
 export interface ShopCommandResults {
@@ -78,6 +93,18 @@ export interface ShopCommandResults {
   CreateReview: { id: string };
   PlaceOrder: { orderId: string; totalCents: number };
   CancelOrder: Record<string, never>;
+  CreateCart: { cartId: string };
+  AddCartItem: CartView;
+  RemoveCartItem: CartView;
+  CheckOutCart: { orderId: string; totalCents: number };
+}
+
+/** A cart as its owner sees it (the fold of its stream). */
+export interface CartView {
+  cartId: string;
+  status: 'open' | 'checked_out';
+  /** In the order each product was first added (a product removed and added again goes last). */
+  items: { productId: string; quantity: number }[];
 }
 
 /** The actor value that means "an admin". */

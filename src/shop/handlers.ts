@@ -3,6 +3,7 @@ import type { FullTextIndex } from '../core/full-text.js';
 import type { Sql } from '../core/sql.js';
 import { stateStoredHandler } from '../core/state-stored.js';
 import type { WriteStore } from '../core/write-store.js';
+import { cartHandlers } from './carts/handlers.js';
 import { catalogHandlers } from './catalog/handlers.js';
 import type { ShopCommand, ShopCommandResults } from './commands.js';
 import { registerCustomer } from './customers/handlers.js';
@@ -44,5 +45,6 @@ export function shopCommandHandlers(deps: ShopWriteDeps): ShopCommandHandlers {
     CreateReview: stateStoredHandler(store, createReview),
     PlaceOrder: stateStoredHandler(store, placeOrder),
     CancelOrder: stateStoredHandler(store, cancelOrder),
+    ...cartHandlers(store),
   };
 }

@@ -63,6 +63,15 @@ export interface DashboardView {
     totalCents: number;
     createdAt: string;
   }[];
+  /** Carts with items, not checked out, and unchanged for over an hour before the asking time. */
+  abandonedCarts: number;
+}
+/** An open cart in a customer's list. */
+export interface OpenCartView {
+  cartId: string;
+  items: { productId: string; quantity: number }[];
+  /** The time of the cart's last change. */
+  updatedAt: string;
 }
 
 export type ListCategories = Query<'ListCategories', Record<string, never>>;
@@ -78,6 +87,8 @@ export type CustomerOrders = Query<'CustomerOrders', { customerId: string }>;
 export type AdminDashboard = Query<'AdminDashboard', { now: string }>;
 /** The 20 most recently changed products (added, price, details, activation, stock level set by an admin), newest first. */
 export type RecentlyUpdated = Query<'RecentlyUpdated', Record<string, never>>;
+/** A customer's open carts (empty ones too), last changed first. */
+export type OpenCarts = Query<'OpenCarts', { customerId: string }>;
 
 export interface ShopQueryAnswers {
   ListCategories: { items: { id: string; name: string; productCount: number }[] };
@@ -88,4 +99,5 @@ export interface ShopQueryAnswers {
   CustomerOrders: { items: OrderView[] };
   AdminDashboard: DashboardView;
   RecentlyUpdated: { items: { id: string; name: string; priceCents: number; updatedAt: string }[] };
+  OpenCarts: { items: OpenCartView[] };
 }

@@ -1,5 +1,7 @@
 import type { Projection } from '../core/projection.js';
 import type { QueryHandler } from '../core/query-bus.js';
+import { cartsProjection } from './carts/projection.js';
+import { openCartsReadModel, openCartsWriteDb } from './carts/queries.js';
 import { catalogProjection } from './catalog/projection.js';
 import { catalogReadModelQueries, catalogWriteDbQueries } from './catalog/queries.js';
 import type { ShopEvent } from './events.js';
@@ -10,6 +12,7 @@ import type {
   CatalogPage,
   CustomerOrders,
   ListCategories,
+  OpenCarts,
   OrderById,
   ProductDetail,
   RecentlyUpdated,
@@ -28,7 +31,8 @@ export type ShopQuery =
   | OrderById
   | CustomerOrders
   | AdminDashboard
-  | RecentlyUpdated;
+  | RecentlyUpdated
+  | OpenCarts;
 
 /** One handler per shop query, typed with the query and its answer. */
 export type ShopQueryHandlers = {
@@ -55,12 +59,18 @@ export function shopQueryHandlers(mode: ReadMode): ShopQueryHandlers {
       ...catalogReadModelQueries,
       SearchProducts: searchReadModelQuery,
       ...ordersReadModelQueries,
+      OpenCarts: openCartsReadModel,
     };
   }
-  return { ...catalogWriteDbQueries, SearchProducts: searchWriteDbQuery, ...ordersWriteDbQueries };
+  return {
+    ...catalogWriteDbQueries,
+    SearchProducts: searchWriteDbQuery,
+    ...ordersWriteDbQueries,
+    OpenCarts: openCartsWriteDb,
+  };
 }
 
-/** The shop's projections (catalog, search, orders), for the projector on the read DB. */
+/** The shop's projections (catalog, search, orders, carts), for the projector on the read DB. */
 export function shopProjections(): Projection<ShopEvent, ProjectionDb>[] {
-  return [catalogProjection, searchProjection, ordersProjection];
+  return [catalogProjection, searchProjection, ordersProjection, cartsProjection];
 }

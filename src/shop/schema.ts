@@ -1,3 +1,5 @@
+import { cartMigrations } from './carts/schema.js';
+
 /**
  * The write DB's normalized tables, in the SQL that SQLite and PostgreSQL share: text ids,
  * BIGINT money (cents) and times (epoch ms), SMALLINT flags. Applied by the store's migrator.
@@ -76,4 +78,5 @@ export const shopMigrations = [
         PRIMARY KEY (order_id, product_id, warehouse)
       );`,
   },
+  ...cartMigrations,
 ] as const;

@@ -1,5 +1,7 @@
 // End to end over real HTTP: every catalog, admin and system route, in both read modes.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shopProjections } from '../../src/shop/query-handlers.js';
 import { READ_MODES, startShop, type TestShop } from './harness.js';
 import {
   DECIMAL,
@@ -474,6 +476,7 @@ describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
       lowStock: low,
       topSellers: [],
       recentOrders: [],
+      abandonedCarts: 0,
     });
     expect(r.lowStock).toHaveLength(20);
   });
@@ -495,9 +498,9 @@ describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
         : undefined;
     });
     expect(live).toEqual(
-      ['catalog', 'search', 'orders'].map((name) => ({
+      shopProjections().map(({ name, version }) => ({
         name,
-        version: 1,
+        version,
         position: head,
         headPosition: head,
         lag: '0',
@@ -547,7 +550,7 @@ describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
     expect(before['order']).toMatchObject({ orderId, status: 'placed', totalCents: 1000 });
 
     const projector = t.shop.projector!;
-    const names = ['catalog', 'search', 'orders'];
+    const names = shopProjections().map((p) => p.name);
     const head = BigInt(await headPosition(t));
     const reset = new Set<string>();
     const off = projector.onProgress(() => {
@@ -596,11 +599,13 @@ describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
     expect(body).toEqual({
       status: 'ok',
       readMode: 'read-model',
-      projections: ['catalog', 'search', 'orders'].map((name) => ({
-        name,
-        status: 'live',
-        lag: '0',
-      })),
+      projections: shopProjections()
+        .map((p) => p.name)
+        .map((name) => ({
+          name,
+          status: 'live',
+          lag: '0',
+        })),
     });
   });
 
@@ -651,7 +656,7 @@ describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
     await t.read(path);
     const after = await metrics();
     if (mode === 'read-model') {
-      for (const name of ['catalog', 'search', 'orders']) {
+      for (const name of shopProjections().map((p) => p.name)) {
         expect(sample(after, `tworooms_projection_lag_events{projection="${name}"}`)).toBe(0);
       }
       const hits = (s: string) => sample(s, 'tworooms_cache_hits_total') ?? -1;

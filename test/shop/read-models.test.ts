@@ -939,9 +939,10 @@ describe('rebuild', () => {
   it('replaying the log into a fresh read DB gives the live read model, also after a reset', async () => {
     const expected = snapshot(read.db);
     expect(Object.keys(expected)).toEqual([
+      'rm_carts',
       'rm_catalog_categories',
       'rm_catalog_products',
-      'rm_catalog_reviews',
+      'rm_catalog_recent_reviews',
       'rm_catalog_stock',
       'rm_orders',
       'rm_orders_daily',
@@ -996,13 +997,14 @@ describe('rebuild', () => {
   it('level-2 handlers name the projections they read; level-1 handlers none', () => {
     const l2Handlers = shopQueryHandlers('read-model');
     const l1Handlers = shopQueryHandlers('write-db');
-    expect(l2Handlers.AdminDashboard.projections).toEqual(['catalog', 'orders']);
+    expect(l2Handlers.AdminDashboard.projections).toEqual(['catalog', 'orders', 'carts']);
     expect(l2Handlers.SearchProducts.projections).toContain('search');
     for (const h of Object.values(l1Handlers)) expect(h.projections).toEqual([]);
     expect(shopProjections().map((p) => [p.name, p.version])).toEqual([
-      ['catalog', 1],
+      ['catalog', 2],
       ['search', 1],
       ['orders', 1],
+      ['carts', 1],
     ]);
   });
 });

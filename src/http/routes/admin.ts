@@ -18,16 +18,33 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       schema: {
         tags: ['admin'],
-        summary: 'Orders and revenue today, low stock, top sellers, recent orders',
-        querystring: Type.Object(S.ConsistencyQuery, { additionalProperties: false }),
+        summary: 'Orders and revenue today, low stock, top sellers, recent orders, abandoned carts',
+        querystring: Type.Object(
+          {
+            ...S.ConsistencyQuery,
+            now: Type.Optional(
+              Type.String({
+                pattern:
+                  '^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d{1,3})?)?(Z|[+-]\\d\\d:\\d\\d)$',
+                description: 'The figures as of this ISO time (default: now)',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: S.Dashboard, ...errors },
       },
     },
     async (request, reply) => {
       await requireAdmin(request, deps.auth);
+      const { now } = request.query as { now?: string };
+      const at = now === undefined ? new Date() : new Date(now);
+      if (Number.isNaN(at.getTime())) {
+        throw coreError('VALIDATION_FAILED', 'now must be an ISO date-time.', { field: 'now' });
+      }
       return answerQuery(deps, request, reply, {
         type: 'AdminDashboard',
-        data: { now: new Date().toISOString() },
+        data: { now: at.toISOString() },
       });
     },
   );

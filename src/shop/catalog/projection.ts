@@ -3,6 +3,7 @@ import type { Projection } from '../../core/projection.js';
 import type { Sql } from '../../core/sql.js';
 import type { ProductDetailsChanged, ShopEvent } from '../events.js';
 import { epochMs, type ProjectionDb } from '../read-db.js';
+import { keepNewest, type RecentReview } from './recent-reviews.js';
 
 /** How many reviews the read model keeps per product (the detail page shows the 5 newest). */
 export const RECENT_REVIEWS = 5;
@@ -11,7 +12,7 @@ const TABLES = [
   'rm_catalog_categories',
   'rm_catalog_products',
   'rm_catalog_stock',
-  'rm_catalog_reviews',
+  'rm_catalog_recent_reviews',
 ];
 
 const SETUP = `
@@ -63,22 +64,33 @@ const SETUP = `
     PRIMARY KEY (product_id, warehouse)
   );
 
-  CREATE TABLE IF NOT EXISTS rm_catalog_reviews (
-    id          TEXT PRIMARY KEY,
-    product_id  TEXT NOT NULL,
-    rating      SMALLINT NOT NULL,
-    text        TEXT NOT NULL,
-    author_name TEXT NOT NULL,
-    created_at  BIGINT NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS rm_catalog_reviews_by_product
-    ON rm_catalog_reviews (product_id, created_at, id);`;
+  -- The newest reviews of each reviewed product, as one JSON array (RecentReview[], newest
+  -- first): the detail page reads one row, and a batch rewrites it once per product.
+  CREATE TABLE IF NOT EXISTS rm_catalog_recent_reviews (
+    product_id TEXT PRIMARY KEY,
+    reviews    TEXT NOT NULL
+  );`;
 
-/** What a batch leaves to recompute once at its end, whatever the number of events. */
+/** A batch's reviews of one product, summed up to be added in one statement. */
+interface RatingDelta {
+  sum: number;
+  count: number;
+  /** Reviews per star, 1 to 5. */
+  readonly stars: [number, number, number, number, number];
+}
+
+/**
+ * What a batch leaves to write once per product (or category) at its end, whatever the number
+ * of events: a seed's or a busy shop's batch holds many events per product.
+ */
 interface Dirty {
   readonly categories: Set<string>;
   readonly stock: Set<string>;
-  readonly reviews: Set<string>;
+  /** `updated_at` from stock counts, the last in log order (other events write it at once). */
+  readonly updated: Map<string, number>;
+  readonly ratings: Map<string, RatingDelta>;
+  /** The batch's newest reviews per product, newest first, at most RECENT_REVIEWS. */
+  readonly reviews: Map<string, RecentReview[]>;
 }
 
 async function categoryOf(sql: Sql, productId: string): Promise<string | undefined> {
@@ -99,6 +111,7 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
   if (data.name !== undefined) set('name', data.name);
   if (data.description !== undefined) set('description', data.description);
   if (data.thumbnailUrl !== undefined) set('thumbnail_url', data.thumbnailUrl);
+  dirty.updated.delete(data.productId);
   if (data.categoryId !== undefined) {
     const previous = await categoryOf(sql, data.productId);
     if (previous !== undefined) dirty.categories.add(previous);
@@ -118,6 +131,7 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
 async function setActive(sql: Sql, productId: string, active: 0 | 1, at: string, dirty: Dirty) {
   const category = await categoryOf(sql, productId);
   if (category !== undefined) dirty.categories.add(category);
+  dirty.updated.delete(productId);
   await sql.run('UPDATE rm_catalog_products SET active = ?, updated_at = ? WHERE id = ?', [
     active,
     epochMs(at),
@@ -146,11 +160,11 @@ async function addSales(
   }
 }
 
-function ratingColumn(rating: number): string {
+function checkRating(rating: number): 1 | 2 | 3 | 4 | 5 {
   if (!Number.isInteger(rating) || rating < 1 || rating > 5) {
     throw new Error(`A rating must be 1 to 5, got ${rating}`);
   }
-  return `rating_${rating}`;
+  return rating as 1 | 2 | 3 | 4 | 5;
 }
 
 async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Promise<void> {
@@ -182,6 +196,10 @@ async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Pr
         ],
       );
       dirty.categories.add(d.categoryId);
+      // Whatever this batch held for the product before it existed went nowhere, as it would
+      // have in a batch of its own.
+      dirty.updated.delete(d.productId);
+      dirty.ratings.delete(d.productId);
       return;
     }
     case 'ProductPriceUpdated':
@@ -190,6 +208,7 @@ async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Pr
         epochMs(e.data.at),
         e.data.productId,
       ]);
+      dirty.updated.delete(e.data.productId);
       return;
     case 'ProductDetailsChanged':
       return changeDetails(sql, e.data, dirty);
@@ -204,10 +223,7 @@ async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Pr
         [e.data.productId, e.data.warehouse, e.data.quantity],
       );
       // An admin's stock count is a change to the product (it shows in "recently updated").
-      await sql.run('UPDATE rm_catalog_products SET updated_at = ? WHERE id = ?', [
-        epochMs(e.data.at),
-        e.data.productId,
-      ]);
+      dirty.updated.set(e.data.productId, epochMs(e.data.at));
       dirty.stock.add(e.data.productId);
       return;
     case 'StockReserved':
@@ -220,20 +236,31 @@ async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Pr
       return;
     case 'ReviewCreated': {
       const d = e.data;
-      const column = ratingColumn(d.rating);
-      await sql.run(
-        `INSERT INTO rm_catalog_reviews (id, product_id, rating, text, author_name, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-        [d.reviewId, d.productId, d.rating, d.text, d.authorName, epochMs(d.at)],
+      const rating = checkRating(d.rating);
+      let delta = dirty.ratings.get(d.productId);
+      if (!delta) {
+        delta = { sum: 0, count: 0, stars: [0, 0, 0, 0, 0] };
+        dirty.ratings.set(d.productId, delta);
+      }
+      delta.sum += rating;
+      delta.count++;
+      delta.stars[rating - 1] = delta.stars[rating - 1]! + 1;
+      let kept = dirty.reviews.get(d.productId);
+      if (!kept) {
+        kept = [];
+        dirty.reviews.set(d.productId, kept);
+      }
+      keepNewest(
+        kept,
+        {
+          id: d.reviewId,
+          rating,
+          text: d.text,
+          authorName: d.authorName,
+          createdAt: epochMs(d.at),
+        },
+        RECENT_REVIEWS,
       );
-      await sql.run(
-        `UPDATE rm_catalog_products SET rating_sum = rating_sum + ?, rating_count = rating_count + 1,
-           rating_mean = CAST(rating_sum + ? AS DOUBLE PRECISION) / (rating_count + 1),
-           ${column} = ${column} + 1
-         WHERE id = ?`,
-        [d.rating, d.rating, d.productId],
-      );
-      dirty.reviews.add(d.productId);
       return;
     }
     case 'OrderPlaced':
@@ -245,24 +272,61 @@ async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Pr
   }
 }
 
-/** The once-per-batch recomputations: product stock, kept reviews, category counts. */
+const ADD_RATINGS = `rating_sum = rating_sum + ?, rating_count = rating_count + ?,
+  rating_mean = CAST(rating_sum + ? AS DOUBLE PRECISION) / (rating_count + ?),
+  rating_1 = rating_1 + ?, rating_2 = rating_2 + ?, rating_3 = rating_3 + ?,
+  rating_4 = rating_4 + ?, rating_5 = rating_5 + ?`;
+
+/** One UPDATE per product: its stock total, its last stock count's time, its new reviews. */
+async function flushProduct(sql: Sql, id: string, dirty: Dirty): Promise<void> {
+  const sets: string[] = [];
+  const params: unknown[] = [];
+  if (dirty.stock.has(id)) {
+    sets.push(
+      'stock = COALESCE((SELECT SUM(units) FROM rm_catalog_stock WHERE product_id = ?), 0)',
+    );
+    params.push(id);
+  }
+  const updated = dirty.updated.get(id);
+  if (updated !== undefined) {
+    sets.push('updated_at = ?');
+    params.push(updated);
+  }
+  const delta = dirty.ratings.get(id);
+  if (delta) {
+    sets.push(ADD_RATINGS);
+    params.push(delta.sum, delta.count, delta.sum, delta.count, ...delta.stars);
+  }
+  if (sets.length === 0) return;
+  params.push(id);
+  await sql.run(`UPDATE rm_catalog_products SET ${sets.join(', ')} WHERE id = ?`, params);
+}
+
+/** Merges a batch's newest reviews of a product into the ones kept. */
+async function flushReviews(sql: Sql, id: string, added: readonly RecentReview[]) {
+  const row = await sql.get<{ reviews: string }>(
+    'SELECT reviews FROM rm_catalog_recent_reviews WHERE product_id = ?',
+    [id],
+  );
+  let kept = added as RecentReview[];
+  if (row) {
+    kept = JSON.parse(row.reviews) as RecentReview[];
+    let changed = false;
+    for (const review of added) changed = keepNewest(kept, review, RECENT_REVIEWS) || changed;
+    if (!changed) return;
+  }
+  await sql.run(
+    `INSERT INTO rm_catalog_recent_reviews (product_id, reviews) VALUES (?, ?)
+     ON CONFLICT (product_id) DO UPDATE SET reviews = excluded.reviews`,
+    [id, JSON.stringify(kept)],
+  );
+}
+
+/** The once-per-batch writes: product documents, kept reviews, category counts. */
 async function flush(sql: Sql, dirty: Dirty): Promise<void> {
-  for (const id of dirty.stock) {
-    await sql.run(
-      `UPDATE rm_catalog_products
-         SET stock = COALESCE((SELECT SUM(units) FROM rm_catalog_stock WHERE product_id = ?), 0)
-       WHERE id = ?`,
-      [id, id],
-    );
-  }
-  for (const id of dirty.reviews) {
-    await sql.run(
-      `DELETE FROM rm_catalog_reviews WHERE product_id = ? AND id NOT IN (
-         SELECT id FROM rm_catalog_reviews WHERE product_id = ?
-         ORDER BY created_at DESC, id DESC LIMIT ${RECENT_REVIEWS})`,
-      [id, id],
-    );
-  }
+  const products = new Set([...dirty.stock, ...dirty.updated.keys(), ...dirty.ratings.keys()]);
+  for (const id of products) await flushProduct(sql, id, dirty);
+  for (const [id, added] of dirty.reviews) await flushReviews(sql, id, added);
   for (const id of dirty.categories) {
     await sql.run(
       `UPDATE rm_catalog_categories SET product_count =
@@ -280,7 +344,8 @@ async function flush(sql: Sql, dirty: Dirty): Promise<void> {
  */
 export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
   name: 'catalog',
-  version: 1,
+  // 2: the newest reviews are one JSON row per product (rm_catalog_recent_reviews).
+  version: 2,
   handles: [
     'CategoryCreated',
     'ProductAdded',
@@ -298,9 +363,16 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
   setup: ({ sql }) => sql.exec(SETUP),
   async reset({ sql }) {
     for (const t of TABLES) await sql.run(`DELETE FROM ${t}`);
+    await sql.exec('DROP TABLE IF EXISTS rm_catalog_reviews'); // version 1's review rows
   },
   async apply(events, { sql }) {
-    const dirty: Dirty = { categories: new Set(), stock: new Set(), reviews: new Set() };
+    const dirty: Dirty = {
+      categories: new Set(),
+      stock: new Set(),
+      updated: new Map(),
+      ratings: new Map(),
+      reviews: new Map(),
+    };
     for (const e of events) await applyOne(sql, e, dirty);
     await flush(sql, dirty);
   },

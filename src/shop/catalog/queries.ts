@@ -23,6 +23,7 @@ import {
   type QueryDb,
 } from '../read-db.js';
 import { RECENT_REVIEWS } from './projection.js';
+import type { RecentReview } from './recent-reviews.js';
 
 type Handler<Q extends Query<keyof ShopQueryAnswers>> = QueryHandler<
   Q,
@@ -157,9 +158,8 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
       );
       if (!p) return null;
       const [reviews, related] = await Promise.all([
-        sql.all<ReviewRow>(
-          `SELECT id, rating, text, author_name, created_at FROM rm_catalog_reviews
-            WHERE product_id = ? ORDER BY created_at DESC, id DESC LIMIT ${RECENT_REVIEWS}`,
+        sql.get<{ reviews: string }>(
+          'SELECT reviews FROM rm_catalog_recent_reviews WHERE product_id = ?',
           [productId],
         ),
         sql.all<ListingRow>(
@@ -176,7 +176,19 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
         '4': num(p.rating_4),
         '5': num(p.rating_5),
       };
-      return detailView(p, histogram, reviews.map(reviewView), related.map(listingItem));
+      const recent = reviews ? (JSON.parse(reviews.reviews) as RecentReview[]) : [];
+      return detailView(
+        p,
+        histogram,
+        recent.map((r) => ({
+          id: r.id,
+          rating: r.rating,
+          text: r.text,
+          authorName: r.authorName,
+          createdAt: iso(r.createdAt),
+        })),
+        related.map(listingItem),
+      );
     },
   },
 

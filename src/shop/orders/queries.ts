@@ -2,6 +2,7 @@ import { coreError } from '../../core/errors.js';
 import type { Query } from '../../core/messages.js';
 import type { QueryHandler } from '../../core/query-bus.js';
 import type { Sql } from '../../core/sql.js';
+import { abandonedCartsReadModel, abandonedCartsWriteDb } from '../carts/queries.js';
 import { LOW_STOCK_THRESHOLD } from '../commands.js';
 import type {
   AdminDashboard,
@@ -106,10 +107,10 @@ export const ordersReadModelQueries: OrderQueryHandlers = {
   },
 
   AdminDashboard: {
-    projections: ['catalog', 'orders'],
+    projections: ['catalog', 'orders', 'carts'],
     async handle(q, { sql }) {
       const { day } = dayOf(q.data.now);
-      const [today, lowStock, topSellers, recent] = await Promise.all([
+      const [today, lowStock, topSellers, recent, abandonedCarts] = await Promise.all([
         sql.get<{ order_count: Bigint; revenue_cents: Bigint }>(
           'SELECT order_count, revenue_cents FROM rm_orders_daily WHERE day = ?',
           [day],
@@ -127,12 +128,14 @@ export const ordersReadModelQueries: OrderQueryHandlers = {
           `SELECT order_id, customer_id, status, total_cents, created_at FROM rm_orders
             ORDER BY created_at DESC, order_id DESC LIMIT ${RECENT_ORDERS}`,
         ),
+        abandonedCartsReadModel(sql, Date.parse(q.data.now)),
       ]);
       return {
         ordersToday: num(today?.order_count),
         revenueTodayCents: num(today?.revenue_cents),
         ...dashboardLists(lowStock, topSellers),
         recentOrders: recent.map(recentOrder),
+        abandonedCarts,
       };
     },
   },
@@ -205,7 +208,7 @@ export const ordersWriteDbQueries: OrderQueryHandlers = {
     projections: [],
     async handle(q, { sql }) {
       const { start, end } = dayOf(q.data.now);
-      const [today, lowStock, topSellers, recent] = await Promise.all([
+      const [today, lowStock, topSellers, recent, abandonedCarts] = await Promise.all([
         // Covered by orders (created_at, status, total_cents).
         sql.get<{ order_count: Bigint; revenue_cents: Bigint | null }>(
           `SELECT COUNT(*) AS order_count, SUM(total_cents) AS revenue_cents FROM orders
@@ -234,12 +237,14 @@ export const ordersWriteDbQueries: OrderQueryHandlers = {
           `SELECT id AS order_id, customer_id, status, total_cents, created_at FROM orders
             ORDER BY created_at DESC, id DESC LIMIT ${RECENT_ORDERS}`,
         ),
+        abandonedCartsWriteDb(sql, Date.parse(q.data.now)),
       ]);
       return {
         ordersToday: num(today?.order_count),
         revenueTodayCents: num(today?.revenue_cents),
         ...dashboardLists(lowStock, topSellers),
         recentOrders: recent.map(recentOrder),
+        abandonedCarts,
       };
     },
   },

@@ -1,0 +1,238 @@
+/**
+ * The catalog projection sums a batch's events per product before writing. Property: whatever
+ * the batch boundaries, the read model is the same, and it is the plain fold of the log: rating
+ * figures sum every review, and the kept reviews are what SQLite's
+ * `ORDER BY created_at DESC, id DESC LIMIT 5` picks over all of a product's reviews.
+ */
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/core/messages.js';
+import { catalogProjection, RECENT_REVIEWS } from '../../src/shop/catalog/projection.js';
+import {
+  compareCodePoints,
+  keepNewest,
+  type RecentReview,
+} from '../../src/shop/catalog/recent-reviews.js';
+import type { ShopEvent } from '../../src/shop/events.js';
+import { SqliteReadStore, sqliteFullText, sqliteSql } from '../../src/stores/sqlite/index.js';
+
+const PRODUCTS = ['p1', 'p2', 'p3'];
+const T0 = Date.parse('2025-03-01T00:00:00.000Z');
+const at = (minute: number) => new Date(T0 + minute * 60_000).toISOString();
+// Id prefixes whose UTF-16 order differs from their code-point (UTF-8, SQLite BINARY) order.
+const PREFIXES = ['a', 'z', 'é', '\uE000', '\uFFFD', '\u{10000}', '😀', ''];
+
+type Step =
+  | { kind: 'review'; product: number; rating: number; minute: number; prefix: number }
+  | { kind: 'stock'; product: number; warehouse: number; quantity: number; minute: number }
+  | { kind: 'price'; product: number; price: number; minute: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('review' as const),
+      product: fc.nat(PRODUCTS.length - 1),
+      rating: fc.integer({ min: 1, max: 5 }),
+      minute: fc.nat(4), // few distinct times: many ties, broken by id
+      prefix: fc.nat(PREFIXES.length - 1),
+    }),
+  },
+  fc.record({
+    kind: fc.constant('stock' as const),
+    product: fc.nat(PRODUCTS.length - 1),
+    warehouse: fc.nat(2),
+    quantity: fc.nat(50),
+    minute: fc.integer({ min: -5, max: 5 }), // times out of order, too
+  }),
+  fc.record({
+    kind: fc.constant('price' as const),
+    product: fc.nat(PRODUCTS.length - 1),
+    price: fc.nat(10_000),
+    minute: fc.integer({ min: -5, max: 5 }),
+  }),
+);
+
+function log(steps: readonly Step[]): RecordedEvent<ShopEvent>[] {
+  const events: ShopEvent[] = [
+    { type: 'CategoryCreated', data: { v: 1, categoryId: 'c1', name: 'Tea', at: at(0) } },
+    ...PRODUCTS.map(
+      (productId, i): ShopEvent => ({
+        type: 'ProductAdded',
+        data: {
+          v: 1,
+          productId,
+          sku: `sku-${i}`,
+          name: `Product ${i}`,
+          description: 'd',
+          categoryId: 'c1',
+          priceCents: 100,
+          maxAllowedPriceCents: null,
+          thumbnailUrl: null,
+          at: at(0),
+        },
+      }),
+    ),
+  ];
+  steps.forEach((s, n) => {
+    const productId = PRODUCTS[s.product]!;
+    if (s.kind === 'review') {
+      events.push({
+        type: 'ReviewCreated',
+        data: {
+          v: 1,
+          reviewId: `${PREFIXES[s.prefix]}${n}`,
+          productId,
+          customerId: 'c',
+          authorName: `Author ${n}`,
+          rating: s.rating,
+          text: `Review ${n}`,
+          at: at(s.minute),
+        },
+      });
+    } else if (s.kind === 'stock') {
+      events.push({
+        type: 'StockLevelSet',
+        data: {
+          v: 1,
+          productId,
+          warehouse: `w${s.warehouse}`,
+          quantity: s.quantity,
+          at: at(s.minute),
+        },
+      });
+    } else {
+      events.push({
+        type: 'ProductPriceUpdated',
+        data: { v: 1, productId, priceCents: s.price, previousPriceCents: 0, at: at(s.minute) },
+      });
+    }
+  });
+  return events.map((e, i) => ({
+    ...e,
+    id: `e${i}`,
+    streamId: 'any',
+    streamVersion: BigInt(i + 1),
+    position: BigInt(i + 1),
+    recordedAt: new Date(T0),
+    metadata: {},
+  })) as RecordedEvent<ShopEvent>[];
+}
+
+/** Applies the log in batches of `size` and returns every catalog table's rows. */
+async function project(events: readonly RecordedEvent<ShopEvent>[], size: number) {
+  const store = new SqliteReadStore({ path: ':memory:' });
+  const db = (d: Database.Database) => ({ sql: sqliteSql(d), fullText: sqliteFullText });
+  await store.transact((tx) => catalogProjection.setup?.(db(tx.db)));
+  for (let i = 0; i < events.length; i += size) {
+    await store.transact((tx) => catalogProjection.apply(events.slice(i, i + size), db(tx.db)));
+  }
+  const all = (sql: string) => store.db.prepare(sql).all();
+  const rows = {
+    products: all('SELECT * FROM rm_catalog_products ORDER BY id'),
+    stock: all('SELECT * FROM rm_catalog_stock ORDER BY product_id, warehouse'),
+    reviews: all('SELECT * FROM rm_catalog_recent_reviews ORDER BY product_id'),
+    categories: all('SELECT * FROM rm_catalog_categories ORDER BY id'),
+  };
+  await store.close();
+  return rows;
+}
+
+/** What SQLite itself keeps: every review in a table, the newest by its own ordering. */
+function sqliteNewest(events: readonly RecordedEvent<ShopEvent>[]): Record<string, RecentReview[]> {
+  const db = new Database(':memory:');
+  db.exec(`CREATE TABLE r (id TEXT, product_id TEXT, rating INTEGER, text TEXT, author_name TEXT,
+    created_at INTEGER)`);
+  const insert = db.prepare('INSERT INTO r VALUES (?, ?, ?, ?, ?, ?)');
+  for (const e of events) {
+    if (e.type !== 'ReviewCreated') continue;
+    const d = e.data;
+    insert.run(d.reviewId, d.productId, d.rating, d.text, d.authorName, Date.parse(d.at));
+  }
+  const newest: Record<string, RecentReview[]> = {};
+  for (const p of PRODUCTS) {
+    const rows = db
+      .prepare(
+        `SELECT id, rating, text, author_name AS authorName, created_at AS createdAt FROM r
+          WHERE product_id = ? ORDER BY created_at DESC, id DESC LIMIT ${RECENT_REVIEWS}`,
+      )
+      .all(p) as RecentReview[];
+    if (rows.length > 0) newest[p] = rows;
+  }
+  db.close();
+  return newest;
+}
+
+describe('catalog projection', () => {
+  it('gives the same read model for any batch size, and the fold of the whole log', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 2, max: 20 }),
+        async (steps, size) => {
+          const events = log(steps);
+          const whole = await project(events, events.length);
+          expect(await project(events, 1)).toStrictEqual(whole);
+          expect(await project(events, size)).toStrictEqual(whole);
+
+          const kept = Object.fromEntries(
+            (whole.reviews as { product_id: string; reviews: string }[]).map((r) => [
+              r.product_id,
+              JSON.parse(r.reviews),
+            ]),
+          );
+          expect(kept).toStrictEqual(sqliteNewest(events));
+          for (const [i, id] of PRODUCTS.entries()) {
+            const mine = steps.filter((s) => s.kind === 'review' && s.product === i) as Extract<
+              Step,
+              { kind: 'review' }
+            >[];
+            const sum = mine.reduce((n, s) => n + s.rating, 0);
+            const row = (whole.products as Record<string, unknown>[]).find((p) => p['id'] === id);
+            expect(row).toMatchObject({
+              rating_sum: sum,
+              rating_count: mine.length,
+              rating_mean: mine.length === 0 ? 0 : sum / mine.length,
+            });
+            for (const star of [1, 2, 3, 4, 5]) {
+              expect(row?.[`rating_${star}`]).toBe(mine.filter((s) => s.rating === star).length);
+            }
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('recent reviews', () => {
+  it('compares strings as SQLite BINARY does (code points, not UTF-16 units)', () => {
+    const db = new Database(':memory:');
+    const strings = ['', 'a', 'ab', 'b', 'é', '\uE000', '\uFFFD', '\u{10000}', '😀', '😀a', 'Z'];
+    const sqlite = db
+      .prepare(`SELECT value FROM json_each(?) ORDER BY value`)
+      .pluck()
+      .all(JSON.stringify(strings));
+    expect([...strings].sort(compareCodePoints)).toEqual(sqlite);
+    expect(['\uE000', '\u{10000}'].sort()).toEqual(['\u{10000}', '\uE000']); // why it is needed
+    db.close();
+  });
+
+  it('keeps the newest, newest first, ignores a repeat and says whether anything changed', () => {
+    const r = (id: string, createdAt: number): RecentReview => ({
+      id,
+      rating: 5,
+      text: '',
+      authorName: '',
+      createdAt,
+    });
+    const kept: RecentReview[] = [];
+    expect(keepNewest(kept, r('b', 1), 2)).toBe(true);
+    expect(keepNewest(kept, r('a', 1), 2)).toBe(true);
+    expect(keepNewest(kept, r('a', 0), 2)).toBe(false); // older than both kept
+    expect(keepNewest(kept, r('b', 1), 2)).toBe(false); // the same review again
+    expect(keepNewest(kept, r('c', 1), 2)).toBe(true);
+    expect(kept.map((k) => k.id)).toEqual(['c', 'b']);
+  });
+});
