@@ -1,5 +1,5 @@
 // The composition root: the only module that sees every layer and wires stores into ports.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +14,7 @@ import {
   projector,
   queryBus,
   retry,
+  timeOrderedId,
 } from './core/index.js';
 import { buildApp } from './http/app.js';
 import { shopMetrics } from './http/metrics.js';
@@ -181,7 +182,7 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     seedDemo: () =>
       seedDemo(
         bus,
-        randomUUID,
+        timeOrderedId,
         async () => !store.db.prepare('SELECT 1 FROM categories LIMIT 1').get(),
       ),
     async close() {

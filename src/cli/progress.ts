@@ -33,6 +33,7 @@ export function progressBars(started = performance.now()): Progress {
     Presets.shades_classic,
   );
   const barFor = new Map<string, ReturnType<MultiBar['create']>>();
+  let stopped = false;
   return {
     update(phase, done, total) {
       let bar = barFor.get(phase);
@@ -43,6 +44,10 @@ export function progressBars(started = performance.now()): Progress {
       if (bar.getTotal() !== total) bar.setTotal(total);
       bar.update(done, { rate: rate(done) });
     },
-    stop: () => bars.stop(),
+    stop() {
+      if (stopped) return; // a second stop would print the bars again
+      stopped = true;
+      bars.stop();
+    },
   };
 }

@@ -18,6 +18,11 @@ export interface SeedProjectorInput {
   readonly batchSize: number;
   /** How often to look for new events: appends in another thread cannot wake the projector. */
   readonly pollMs: number;
+  /**
+   * The main thread writes with automatic WAL checkpoints off, so that copying its pages into
+   * the database file costs it nothing: this thread does it, this often, on its own connection.
+   */
+  readonly checkpointEveryMs: number;
 }
 
 /** From the main thread: catch up to `head` (the writing is over), or stop now. */
@@ -62,6 +67,13 @@ async function run(port: NonNullable<typeof parentPort>, input: SeedProjectorInp
     pollMs: input.pollMs,
   });
   let timer: ReturnType<typeof setInterval> | undefined;
+  // PASSIVE: copies what no reader still needs, never waits for (or blocks) the writer. One
+  // that fails costs nothing but a longer WAL, which the main thread's close checkpoints anyway.
+  const checkpoints = setInterval(() => {
+    try {
+      log.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {}
+  }, input.checkpointEveryMs);
   let onMessage: ((m: ToSeedProjector) => void) | undefined;
   try {
     // Ends with the head to reach, or undefined when told to stop.
@@ -91,6 +103,7 @@ async function run(port: NonNullable<typeof parentPort>, input: SeedProjectorInp
     if (failure) post({ type: 'failed', message: failure });
   } finally {
     clearInterval(timer);
+    clearInterval(checkpoints);
     if (onMessage) port.off('message', onMessage);
     await worker.stop();
     await read.close();

@@ -11,6 +11,7 @@ import type { FromSeedProjector, SeedProjectorInput, ToSeedProjector } from './s
 const BATCH_SIZE = 20_000;
 // The projector thread cannot hear this thread's appends: it polls the log this often.
 const POLL_MS = 25;
+const CHECKPOINT_EVERY_MS = 250;
 // A batch of 20,000 events is tens of MB alive at once: a young generation that holds it saves
 // most of the garbage collector's work.
 const YOUNG_GENERATION_MB = 384;
@@ -120,6 +121,8 @@ export async function seedCommand(
   const store = await openWriteStore(config);
   // A bulk load touches index pages all over a large file: give SQLite room to keep them (1 GiB).
   store.db.pragma('cache_size = -1048576');
+  // Checkpoints (copying the WAL into the database file) run in the projector's thread instead.
+  store.db.pragma('wal_autocheckpoint = 0');
   const plan = {
     products: opts.products,
     reviews: opts.products === 0 ? 0 : reviews,
@@ -129,7 +132,13 @@ export async function seedCommand(
   const progress = progressBars(started);
   let head = planned;
   const thread = startProjectorThread(
-    { writeDb: config.writeDb, readDb: config.readDb, batchSize: BATCH_SIZE, pollMs: POLL_MS },
+    {
+      writeDb: config.writeDb,
+      readDb: config.readDb,
+      batchSize: BATCH_SIZE,
+      pollMs: POLL_MS,
+      checkpointEveryMs: CHECKPOINT_EVERY_MS,
+    },
     (position) => progress.update('projecting', Number(position), Number(head)),
   );
   let closed = false;

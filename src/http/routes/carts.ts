@@ -1,7 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { coreError } from '../../core/errors.js';
+import { timeOrderedId } from '../../core/ids.js';
 import { loadCart } from '../../shop/carts/load.js';
 import type { CartView } from '../../shop/commands.js';
 import { requireCustomer } from '../auth.js';
@@ -69,7 +70,7 @@ export function cartRoutes(app: FastifyInstance, deps: AppDeps): void {
     async (request, reply) => {
       const caller = await requireCustomer(request, deps.auth);
       const r = await deps.commands.dispatch(
-        { type: 'CreateCart', data: { cartId: randomUUID() } },
+        { type: 'CreateCart', data: { cartId: timeOrderedId() } },
         { actor: caller.actor, correlationId: request.id },
       );
       return commandReply(reply, 201, { cartId: r.cartId, position: r.position });

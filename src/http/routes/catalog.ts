@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { coreError } from '../../core/errors.js';
+import { timeOrderedId } from '../../core/ids.js';
 import { pageKey, pageTags, productKey, productTags } from '../../shop/cache-tags.js';
 import { requireAdmin } from '../auth.js';
 import { commandReply } from '../consistency.js';
@@ -37,7 +37,7 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
       const caller = await requireAdmin(request, deps.auth);
       const { name } = request.body as { name: string };
       const r = await deps.commands.dispatch(
-        { type: 'CreateCategory', data: { categoryId: randomUUID(), name } },
+        { type: 'CreateCategory', data: { categoryId: timeOrderedId(), name } },
         { actor: caller.actor, correlationId: request.id },
       );
       return commandReply(reply, 201, { id: r.id, position: r.position });
@@ -89,7 +89,7 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
       const caller = await requireAdmin(request, deps.auth);
       const body = request.body as Record<string, unknown>;
       const r = await deps.commands.dispatch(
-        { type: 'AddProduct', data: { ...(body as object), productId: randomUUID() } as never },
+        { type: 'AddProduct', data: { ...(body as object), productId: timeOrderedId() } as never },
         { actor: caller.actor, correlationId: request.id },
       );
       return commandReply(reply, 201, { id: r.id, position: r.position });

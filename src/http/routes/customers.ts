@@ -1,7 +1,8 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { coreError } from '../../core/errors.js';
+import { timeOrderedId } from '../../core/ids.js';
 import { hashToken, requireAnyone, requireCustomer } from '../auth.js';
 import { commandReply } from '../consistency.js';
 import { type AppDeps, answerQuery } from '../deps.js';
@@ -64,7 +65,7 @@ export function customerRoutes(app: FastifyInstance, deps: AppDeps): void {
       const r = await deps.commands.dispatch(
         {
           type: 'RegisterCustomer',
-          data: { customerId: randomUUID(), email, name, tokenHash: hashToken(token) },
+          data: { customerId: timeOrderedId(), email, name, tokenHash: hashToken(token) },
         },
         { correlationId: request.id },
       );
@@ -94,7 +95,7 @@ export function customerRoutes(app: FastifyInstance, deps: AppDeps): void {
       const { id } = request.params as { id: string };
       const { rating, text } = request.body as { rating: number; text: string };
       const r = await deps.commands.dispatch(
-        { type: 'CreateReview', data: { reviewId: randomUUID(), productId: id, rating, text } },
+        { type: 'CreateReview', data: { reviewId: timeOrderedId(), productId: id, rating, text } },
         { actor: caller.actor, correlationId: request.id },
       );
       return commandReply(reply, 201, { id: r.id, position: r.position });
