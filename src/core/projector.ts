@@ -120,16 +120,8 @@ export class Projector<H> implements ProgressSource {
       if (!projection.reset) {
         throw new Error(`Projection ${projection.name} changed version but has no reset()`);
       }
-      await this.options.store.transact(async (tx) => {
-        await projection.reset?.(tx.db);
-        await tx.saveCheckpoint({
-          name: projection.name,
-          version: projection.version,
-          position: 0n,
-          status: 'running',
-        });
-      });
-      checkpoint = undefined;
+      await this.reset(runner);
+      return;
     }
     runner.position = checkpoint?.position ?? 0n;
     runner.failure = checkpoint?.failure;

@@ -134,3 +134,22 @@ export const ProjectionStatus = Type.Object({
     }),
   ),
 });
+
+/** The error answers a command route can give. */
+export const CommandErrors = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  403: ErrorResponse,
+  404: ErrorResponse,
+  409: ErrorResponse,
+  422: ErrorResponse,
+};
+
+/** The header a command that must never run twice requires. */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.String({
+    minLength: 1,
+    maxLength: 200,
+    description: 'Required: a repeated key never makes a second order',
+  }),
+});

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { coreError } from '../../core/errors.js';
@@ -8,16 +7,10 @@ import type { CartView } from '../../shop/commands.js';
 import { requireCustomer } from '../auth.js';
 import { commandReply, queryHeaders } from '../consistency.js';
 import { type AppDeps, answerQuery } from '../deps.js';
+import { orderIdForKey } from '../order-id.js';
 import * as S from '../schemas.js';
 
-const errors = {
-  400: S.ErrorResponse,
-  401: S.ErrorResponse,
-  403: S.ErrorResponse,
-  404: S.ErrorResponse,
-  409: S.ErrorResponse,
-  422: S.ErrorResponse,
-};
+const errors = S.CommandErrors;
 
 const CartItem = Type.Object({ productId: Type.String(), quantity: Type.Integer() });
 const Cart = Type.Object({
@@ -27,24 +20,6 @@ const Cart = Type.Object({
   position: S.Position,
 });
 const CartParams = Type.Object({ id: S.Id });
-const CheckoutHeaders = Type.Object({
-  'idempotency-key': Type.String({
-    minLength: 1,
-    maxLength: 200,
-    description: 'Required: a repeated key never makes a second order',
-  }),
-});
-
-/**
- * The order id a checkout's Idempotency-Key stands for: the same customer and key always name
- * the same order, so a replay carries the same command data (and fingerprint). A namespace of
- * its own, so that a key used for `POST /api/orders` too never names the same order id.
- */
-function checkoutOrderId(customerId: string, key: string): string {
-  const h = createHash('sha256').update(`${customerId}\0checkout\0${key}`).digest('hex');
-  const variant = ((Number.parseInt(h.charAt(16), 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
 
 /** The cart routes: event-sourced carts (level 3) and the checkout that turns one into an order. */
 export function cartRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -158,7 +133,7 @@ export function cartRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['carts'],
         summary: 'Turn a cart into an order, in one transaction (Idempotency-Key required)',
         params: CartParams,
-        headers: CheckoutHeaders,
+        headers: S.IdempotencyHeaders,
         response: {
           201: Type.Object({
             orderId: Type.String(),
@@ -174,7 +149,10 @@ export function cartRoutes(app: FastifyInstance, deps: AppDeps): void {
       const { id } = request.params as { id: string };
       const key = request.headers['idempotency-key'] as string;
       const r = await deps.commands.dispatch(
-        { type: 'CheckOutCart', data: { cartId: id, orderId: checkoutOrderId(caller.actor, key) } },
+        {
+          type: 'CheckOutCart',
+          data: { cartId: id, orderId: orderIdForKey('checkout', caller.actor, key) },
+        },
         {
           actor: caller.actor,
           correlationId: request.id,

@@ -13,14 +13,7 @@ const Description = Type.String({ maxLength: 10_000 });
 const Url = Type.String({ maxLength: 2000, pattern: '^https?://' });
 const Created = Type.Object({ id: Type.String(), position: S.Position });
 const PositionOnly = Type.Object({ position: S.Position });
-const errors = {
-  400: S.ErrorResponse,
-  401: S.ErrorResponse,
-  403: S.ErrorResponse,
-  404: S.ErrorResponse,
-  409: S.ErrorResponse,
-  422: S.ErrorResponse,
-};
+const errors = S.CommandErrors;
 
 export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post(

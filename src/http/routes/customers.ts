@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { coreError } from '../../core/errors.js';
@@ -6,34 +6,10 @@ import { timeOrderedId } from '../../core/ids.js';
 import { hashToken, requireAnyone, requireCustomer } from '../auth.js';
 import { commandReply } from '../consistency.js';
 import { type AppDeps, answerQuery } from '../deps.js';
+import { orderIdForKey } from '../order-id.js';
 import * as S from '../schemas.js';
 
-const errors = {
-  400: S.ErrorResponse,
-  401: S.ErrorResponse,
-  403: S.ErrorResponse,
-  404: S.ErrorResponse,
-  409: S.ErrorResponse,
-  422: S.ErrorResponse,
-};
-const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.String({
-    minLength: 1,
-    maxLength: 200,
-    description: 'Required: a repeated key never makes a second order',
-  }),
-});
-
-/**
- * The order id an Idempotency-Key stands for: the same customer and key always name the same
- * order. The idempotency fingerprint covers the command's data, ids included, so a fresh random
- * id per request would make every replay look like another request (IDEMPOTENCY_KEY_REUSED).
- */
-function orderIdFor(customerId: string, key: string): string {
-  const h = createHash('sha256').update(`${customerId}\0order\0${key}`).digest('hex');
-  const variant = ((Number.parseInt(h.charAt(16), 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+const errors = S.CommandErrors;
 
 export function customerRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post(
@@ -108,7 +84,7 @@ export function customerRoutes(app: FastifyInstance, deps: AppDeps): void {
       schema: {
         tags: ['orders'],
         summary: 'Place an order (customer; Idempotency-Key required)',
-        headers: IdempotencyHeaders,
+        headers: S.IdempotencyHeaders,
         body: Type.Object(
           {
             items: Type.Array(
@@ -137,7 +113,7 @@ export function customerRoutes(app: FastifyInstance, deps: AppDeps): void {
       const { items } = request.body as { items: { productId: string; quantity: number }[] };
       // Keys are per customer: two customers may pick the same key without meeting.
       const r = await deps.commands.dispatch(
-        { type: 'PlaceOrder', data: { orderId: orderIdFor(caller.actor, key), items } },
+        { type: 'PlaceOrder', data: { orderId: orderIdForKey('order', caller.actor, key), items } },
         {
           actor: caller.actor,
           correlationId: request.id,
