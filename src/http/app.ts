@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Ajv from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { coreError } from '../core/errors.js';
 import type { AppDeps } from './deps.js';
 import { errorBody, installErrorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -41,6 +42,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validators());
   installErrorHandler(app);
+  // A route without a body schema takes no body: anything sent is refused, never ignored.
+  app.addHook('preValidation', async (request) => {
+    const body = request.body as unknown;
+    if (request.routeOptions.schema?.body !== undefined || body === undefined || body === null)
+      return;
+    if (typeof body === 'object' && Object.keys(body).length === 0) return;
+    throw coreError('VALIDATION_FAILED', 'This route takes no body.');
+  });
   const { onResponse } = deps;
   if (onResponse) {
     app.addHook('onResponse', async (request, reply) => {

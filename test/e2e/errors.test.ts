@@ -879,3 +879,21 @@ describe.each(READ_MODES)('refusals (%s)', (mode) => {
     expectNoServerErrors(t);
   });
 });
+
+describe('routes that take no body', () => {
+  it('refuse a body with fields instead of ignoring it, and change nothing', async () => {
+    const t = await startShop('read-model');
+    try {
+      const r = await t.request('POST', '/api/admin/projections/catalog/rebuild', {
+        token: t.adminToken,
+        body: { force: true },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body).toEqual({ error: { code: 'VALIDATION_FAILED', message: 'This route takes no body.' } });
+      const ok = await t.request('POST', '/api/admin/projections/catalog/rebuild', { token: t.adminToken });
+      expect(ok.status).toBe(202);
+    } finally {
+      await t.close();
+    }
+  });
+});
