@@ -889,8 +889,12 @@ describe('routes that take no body', () => {
         body: { force: true },
       });
       expect(r.status).toBe(400);
-      expect(r.body).toEqual({ error: { code: 'VALIDATION_FAILED', message: 'This route takes no body.' } });
-      const ok = await t.request('POST', '/api/admin/projections/catalog/rebuild', { token: t.adminToken });
+      expect(r.body).toEqual({
+        error: { code: 'VALIDATION_FAILED', message: 'This route takes no body.' },
+      });
+      const ok = await t.request('POST', '/api/admin/projections/catalog/rebuild', {
+        token: t.adminToken,
+      });
       expect(ok.status).toBe(202);
     } finally {
       await t.close();
