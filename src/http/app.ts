@@ -14,6 +14,17 @@ import { systemRoutes } from './routes/system.js';
 
 export type { AppDeps } from './deps.js';
 
+/** The routes that need no token; every other route needs the admin's or a customer's. */
+const PUBLIC_ROUTES = new Set([
+  'GET /api/categories',
+  'GET /api/catalog',
+  'GET /api/products/:id',
+  'GET /api/search',
+  'POST /api/customers',
+  'GET /health',
+  'GET /metrics',
+]);
+
 /** Bodies are checked strictly (no coercion: a string is not a number); query strings and params are coerced. */
 function validators() {
   const common = {
@@ -74,6 +85,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       },
       security: [{ bearer: [] }],
+    },
+    // Routes anyone may call say so (`security: []`); the rest need a bearer token.
+    transform: ({ schema, url, route }) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const open = methods.some((m) => PUBLIC_ROUTES.has(`${m} ${url}`));
+      return { schema: open ? { ...schema, security: [] } : schema, url } as never;
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

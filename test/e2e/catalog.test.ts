@@ -677,6 +677,28 @@ describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
     expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
     expect(doc.info).toMatchObject({ title: expect.any(String), version: expect.any(String) });
     expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    // Routes anyone may call are marked open; the others inherit the global bearer requirement.
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    const open = Object.entries(
+      doc.paths as Record<string, Record<string, { security?: unknown[] }>>,
+    )
+      .flatMap(([path, item]) =>
+        Object.entries(item)
+          .filter(([, op]) => Array.isArray(op.security) && op.security.length === 0)
+          .map(([method]) => `${method.toUpperCase()} ${path}`),
+      )
+      .sort();
+    expect(open).toEqual(
+      [
+        'GET /api/catalog',
+        'GET /api/categories',
+        'GET /api/products/{id}',
+        'GET /api/search',
+        'GET /health',
+        'GET /metrics',
+        'POST /api/customers',
+      ].sort(),
+    );
     const operations: string[] = [];
     const problems: string[] = [];
     const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];

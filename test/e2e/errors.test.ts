@@ -901,3 +901,35 @@ describe('routes that take no body', () => {
     }
   });
 });
+
+describe('the catalog of a category that does not exist', () => {
+  it.each(['read-model', 'write-db'] as const)(
+    'is 404 NOT_FOUND, not an empty page (%s)',
+    async (mode) => {
+      const t = await startShop(mode);
+      try {
+        const r = await t.request('GET', '/api/catalog?category=no-such-category&page=1');
+        expect(r.status).toBe(404);
+        expect(r.body).toEqual({
+          error: {
+            code: 'NOT_FOUND',
+            message: 'No such category.',
+            details: { categoryId: 'no-such-category' },
+          },
+        });
+        const empty = await t.request('POST', '/api/categories', {
+          token: t.adminToken,
+          body: { name: 'Empty' },
+        });
+        expect(empty.status).toBe(201);
+        const page = await t.request('GET', `/api/catalog?category=${empty.body.id}&page=1`, {
+          headers: { 'x-consistency-token': empty.body.position },
+        });
+        expect(page.status).toBe(200);
+        expect(page.body).toEqual({ items: [], page: 1, pageSize: 24, total: 0 });
+      } finally {
+        await t.close();
+      }
+    },
+  );
+});

@@ -185,18 +185,26 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
           { category: Type.Optional(S.Id), page: S.Page, ...S.ConsistencyQuery },
           { additionalProperties: false },
         ),
-        response: { 200: S.ListingPage, 400: S.ErrorResponse },
+        response: { 200: S.ListingPage, 400: S.ErrorResponse, 404: S.ErrorResponse },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const { category, page } = request.query as { category?: string; page: number };
-      return answerQuery(
+      const answer = await answerQuery(
         deps,
         request,
         reply,
         { type: 'CatalogPage', data: { ...(category ? { categoryId: category } : {}), page } },
         { key: pageKey(category, page), tags: (v: never) => pageTags(category, v) },
       );
+      // An empty page of a category that does not exist is a wrong address, not an empty shelf.
+      if (category && answer.total === 0) {
+        const { value } = await deps.reads.read({ type: 'ListCategories', data: {} });
+        if (!value.items.some((c) => c.id === category)) {
+          throw coreError('NOT_FOUND', 'No such category.', { categoryId: category });
+        }
+      }
+      return answer;
     },
   );
 
