@@ -3,6 +3,7 @@ import { coreError } from '../../core/errors.js';
 import type { CartCommand, CartView } from '../commands.js';
 import { shopError } from '../errors.js';
 import type { CartCheckedOut, CartCreated, CartItemAdded, CartItemRemoved } from '../events.js';
+import { id, invalid } from '../validate.js';
 
 export type CartEvent = CartCreated | CartItemAdded | CartItemRemoved | CartCheckedOut;
 
@@ -29,17 +30,6 @@ export type ExistingCart = Exclude<CartState, { status: 'none' }>;
 export const MAX_CART_LINES = 100;
 /** Units of one product a cart holds at most (as an order line's request). */
 export const MAX_LINE_QUANTITY = 10_000;
-const ID_MAX = 200;
-
-const invalid = (message: string, field: string) =>
-  coreError('VALIDATION_FAILED', message, { field });
-
-function id(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > ID_MAX) {
-    throw invalid(`${field} must be a string of 1 to ${ID_MAX} characters.`, field);
-  }
-  return value;
-}
 
 /** The clock reading the bus put in the metadata; a decider never reads the clock itself. */
 function timeOf(command: CartCommand): string {

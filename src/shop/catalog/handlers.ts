@@ -20,26 +20,14 @@ import {
   type ProductPriceUpdated,
   streams,
 } from '../events.js';
+import { ID_MAX, invalid, text, timeOf } from '../validate.js';
 
 /** The write DB's full-text index of active products, read by level-1 search. */
 export const PRODUCTS_FTS = 'products_fts';
 
 const NAME_MAX = 200;
-const ID_MAX = 200;
 const SKU_MAX = 100;
 const URL_MAX = 2000;
-
-const invalid = (message: string, field: string) =>
-  coreError('VALIDATION_FAILED', message, { field });
-
-/** A string trimmed to between `min` and `max` characters. */
-function trimmed(value: unknown, field: string, min: number, max: number): string {
-  const s = typeof value === 'string' ? value.trim() : undefined;
-  if (s === undefined || s.length < min || s.length > max) {
-    throw invalid(`${field} must be a string of ${min} to ${max} characters.`, field);
-  }
-  return s;
-}
 
 function plainString(value: unknown, field: string): string {
   if (typeof value !== 'string') throw invalid(`${field} must be a string.`, field);
@@ -60,11 +48,6 @@ function withinLimit(priceCents: number, maxAllowedPriceCents: number | null): v
     throw shopError('PRICE_EXCEEDS_LIMIT', undefined, { priceCents, maxAllowedPriceCents });
   }
 }
-
-const timeOf = (context: CommandContext) => ({
-  ms: context.metadata.now.getTime(),
-  at: context.metadata.now.toISOString(),
-});
 
 async function categoryName(sql: Sql, categoryId: string): Promise<string> {
   const row = await sql.get<{ name: string }>('SELECT name FROM categories WHERE id = ?', [
@@ -108,8 +91,8 @@ export function catalogHandlers(fullText: FullTextIndex) {
     tx: WriteTx<Sql>,
     context: CommandContext,
   ): Promise<ShopCommandResults['CreateCategory']> => {
-    const categoryId = trimmed(command.data.categoryId, 'categoryId', 1, ID_MAX);
-    const name = trimmed(command.data.name, 'name', 1, NAME_MAX);
+    const categoryId = text(command.data.categoryId, 'categoryId', 1, ID_MAX);
+    const name = text(command.data.name, 'name', 1, NAME_MAX);
     const { ms, at } = timeOf(context);
     if (await tx.db.get('SELECT 1 AS found FROM categories WHERE id = ?', [categoryId])) {
       throw invalid('A category with this id already exists.', 'categoryId');
@@ -133,18 +116,18 @@ export function catalogHandlers(fullText: FullTextIndex) {
     context: CommandContext,
   ): Promise<ShopCommandResults['AddProduct']> => {
     const d = command.data;
-    const productId = trimmed(d.productId, 'productId', 1, ID_MAX);
-    const sku = trimmed(d.sku, 'sku', 1, SKU_MAX);
-    const name = trimmed(d.name, 'name', 1, NAME_MAX);
+    const productId = text(d.productId, 'productId', 1, ID_MAX);
+    const sku = text(d.sku, 'sku', 1, SKU_MAX);
+    const name = text(d.name, 'name', 1, NAME_MAX);
     const description = plainString(d.description, 'description');
-    const categoryId = trimmed(d.categoryId, 'categoryId', 1, ID_MAX);
+    const categoryId = text(d.categoryId, 'categoryId', 1, ID_MAX);
     const priceCents = price(d.priceCents, 'priceCents');
     const maxAllowedPriceCents =
       d.maxAllowedPriceCents === undefined
         ? null
         : price(d.maxAllowedPriceCents, 'maxAllowedPriceCents');
     const thumbnailUrl =
-      d.thumbnailUrl === undefined ? null : trimmed(d.thumbnailUrl, 'thumbnailUrl', 1, URL_MAX);
+      d.thumbnailUrl === undefined ? null : text(d.thumbnailUrl, 'thumbnailUrl', 1, URL_MAX);
     withinLimit(priceCents, maxAllowedPriceCents);
     const { ms, at } = timeOf(context);
 
@@ -202,7 +185,7 @@ export function catalogHandlers(fullText: FullTextIndex) {
     tx: WriteTx<Sql>,
     context: CommandContext,
   ): Promise<ShopCommandResults['UpdateProductPrice']> => {
-    const productId = trimmed(command.data.productId, 'productId', 1, ID_MAX);
+    const productId = text(command.data.productId, 'productId', 1, ID_MAX);
     const priceCents = price(command.data.priceCents, 'priceCents');
     const row = await productRow(tx.db, productId);
     const max = row.max_allowed_price_cents === null ? null : num(row.max_allowed_price_cents);
@@ -229,16 +212,16 @@ export function catalogHandlers(fullText: FullTextIndex) {
     context: CommandContext,
   ): Promise<ShopCommandResults['ChangeProductDetails']> => {
     const d = command.data;
-    const productId = trimmed(d.productId, 'productId', 1, ID_MAX);
-    const name = d.name === undefined ? undefined : trimmed(d.name, 'name', 1, NAME_MAX);
+    const productId = text(d.productId, 'productId', 1, ID_MAX);
+    const name = d.name === undefined ? undefined : text(d.name, 'name', 1, NAME_MAX);
     const description =
       d.description === undefined ? undefined : plainString(d.description, 'description');
     const categoryId =
-      d.categoryId === undefined ? undefined : trimmed(d.categoryId, 'categoryId', 1, ID_MAX);
+      d.categoryId === undefined ? undefined : text(d.categoryId, 'categoryId', 1, ID_MAX);
     const thumbnailUrl =
       d.thumbnailUrl === undefined || d.thumbnailUrl === null
         ? d.thumbnailUrl
-        : trimmed(d.thumbnailUrl, 'thumbnailUrl', 1, URL_MAX);
+        : text(d.thumbnailUrl, 'thumbnailUrl', 1, URL_MAX);
     if (d.active !== undefined && typeof d.active !== 'boolean') {
       throw invalid('active must be a boolean.', 'active');
     }

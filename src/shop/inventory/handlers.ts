@@ -4,6 +4,7 @@ import type { Sql } from '../../core/sql.js';
 import type { WriteTx } from '../../core/write-store.js';
 import type { SetStockLevel, ShopCommandResults } from '../commands.js';
 import { type StockLevelSet, streams } from '../events.js';
+import { id, text, timeOf, wholeNumber } from '../validate.js';
 
 const WAREHOUSE_MAX = 100;
 
@@ -16,26 +17,10 @@ export async function setStockLevel(
   tx: WriteTx<Sql>,
   context: CommandContext,
 ): Promise<ShopCommandResults['SetStockLevel']> {
-  const { productId, quantity } = command.data;
-  const warehouse = typeof command.data.warehouse === 'string' ? command.data.warehouse.trim() : '';
-  if (typeof productId !== 'string' || productId.length === 0) {
-    throw coreError('VALIDATION_FAILED', 'productId must be a non-empty string.', {
-      field: 'productId',
-    });
-  }
-  if (warehouse.length === 0 || warehouse.length > WAREHOUSE_MAX) {
-    throw coreError(
-      'VALIDATION_FAILED',
-      `warehouse must be a string of 1 to ${WAREHOUSE_MAX} characters.`,
-      { field: 'warehouse' },
-    );
-  }
-  if (typeof quantity !== 'number' || !Number.isSafeInteger(quantity) || quantity < 0) {
-    throw coreError('VALIDATION_FAILED', 'quantity must be a whole number, at least 0.', {
-      field: 'quantity',
-    });
-  }
-  const ms = context.metadata.now.getTime();
+  const productId = id(command.data.productId, 'productId');
+  const warehouse = text(command.data.warehouse, 'warehouse', 1, WAREHOUSE_MAX);
+  const quantity = wholeNumber(command.data.quantity, 'quantity', 0);
+  const { ms, at } = timeOf(context);
   const { changes } = await tx.db.run('UPDATE products SET updated_at = ? WHERE id = ?', [
     ms,
     productId,
@@ -48,7 +33,7 @@ export async function setStockLevel(
   );
   const event: StockLevelSet = {
     type: 'StockLevelSet',
-    data: { v: 1, productId, warehouse, quantity, at: context.metadata.now.toISOString() },
+    data: { v: 1, productId, warehouse, quantity, at },
   };
   await tx.record(streams.product(productId), [event]);
   return {};

@@ -6,6 +6,7 @@ import { ADMIN, type CancelOrder, type PlaceOrder, type ShopCommandResults } fro
 import { shopError } from '../errors.js';
 import { type OrderCancelled, type OrderLine, type OrderPlaced, streams } from '../events.js';
 import { releaseStock, reserveStock, type StockLine } from '../inventory/stock.js';
+import { timeOf } from '../validate.js';
 
 const MAX_LINES = 100;
 const ID_MAX = 200;
@@ -89,8 +90,7 @@ export async function placeOrder(
   if (await tx.db.get('SELECT 1 AS found FROM orders WHERE id = ?', [orderId])) {
     throw invalid('An order with this id already exists.', { field: 'orderId' });
   }
-  const ms = context.metadata.now.getTime();
-  const at = context.metadata.now.toISOString();
+  const { ms, at } = timeOf(context);
   await tx.db.run(
     `INSERT INTO orders (id, customer_id, status, total_cents, created_at, updated_at)
      VALUES (?, ?, 'placed', ?, ?, ?)`,
@@ -136,8 +136,7 @@ export async function cancelOrder(
   if (order.status !== 'placed') {
     throw shopError('ORDER_NOT_CANCELLABLE', undefined, { orderId, status: order.status });
   }
-  const ms = context.metadata.now.getTime();
-  const at = context.metadata.now.toISOString();
+  const { ms, at } = timeOf(context);
   // Guarded on the status too, so two racing cancels cannot both release.
   const { changes } = await tx.db.run(
     `UPDATE orders SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'placed'`,

@@ -4,12 +4,9 @@ import type { Sql } from '../../core/sql.js';
 import type { WriteTx } from '../../core/write-store.js';
 import type { CreateReview, ShopCommandResults } from '../commands.js';
 import { type ReviewCreated, streams } from '../events.js';
+import { id, invalid, timeOf } from '../validate.js';
 
 const TEXT_MAX = 5000;
-const ID_MAX = 200;
-
-const invalid = (message: string, field: string) =>
-  coreError('VALIDATION_FAILED', message, { field });
 
 /**
  * A customer (the command's actor) reviews a product. `ReviewCreated` goes on the product's
@@ -28,13 +25,9 @@ export async function createReview(
   if (customerId === undefined || !customer) {
     throw coreError('UNAUTHORIZED', 'Only a registered customer can review.');
   }
-  const { reviewId, productId, rating, text } = command.data;
-  if (typeof reviewId !== 'string' || reviewId.length === 0 || reviewId.length > ID_MAX) {
-    throw invalid('reviewId must be a non-empty string.', 'reviewId');
-  }
-  if (typeof productId !== 'string' || productId.length === 0) {
-    throw invalid('productId must be a non-empty string.', 'productId');
-  }
+  const reviewId = id(command.data.reviewId, 'reviewId');
+  const productId = id(command.data.productId, 'productId');
+  const { rating, text } = command.data;
   if (typeof rating !== 'number' || !Number.isInteger(rating) || rating < 1 || rating > 5) {
     throw invalid('rating must be a whole number from 1 to 5.', 'rating');
   }
@@ -47,10 +40,11 @@ export async function createReview(
   if (await tx.db.get('SELECT 1 AS found FROM reviews WHERE id = ?', [reviewId])) {
     throw invalid('A review with this id already exists.', 'reviewId');
   }
+  const { ms, at } = timeOf(context);
   await tx.db.run(
     `INSERT INTO reviews (id, product_id, customer_id, rating, text, created_at)
      VALUES (?, ?, ?, ?, ?, ?)`,
-    [reviewId, productId, customerId, rating, text, context.metadata.now.getTime()],
+    [reviewId, productId, customerId, rating, text, ms],
   );
   const event: ReviewCreated = {
     type: 'ReviewCreated',
@@ -62,7 +56,7 @@ export async function createReview(
       authorName: customer.name,
       rating,
       text,
-      at: context.metadata.now.toISOString(),
+      at,
     },
   };
   await tx.record(streams.product(productId), [event]);
