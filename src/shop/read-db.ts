@@ -1,7 +1,9 @@
 import type { FullTextIndex } from '../core/full-text.js';
+import type { Query } from '../core/messages.js';
+import type { QueryHandler } from '../core/query-bus.js';
 import type { Sql } from '../core/sql.js';
 import { PAGE_SIZE } from './commands.js';
-import type { ListingItem } from './queries.js';
+import type { ListingItem, ShopQueryAnswers } from './queries.js';
 
 /**
  * What the shop's projections and query handlers work through: SQL that SQLite and PostgreSQL
@@ -15,6 +17,13 @@ export interface ProjectionDb {
 
 /** The handle every shop query handler receives (read-only). */
 export type QueryDb = ProjectionDb;
+
+/** A shop query handler: its query, the answer the contract gives it, the read handle. */
+export type ShopQueryHandler<Q extends Query<keyof ShopQueryAnswers>> = QueryHandler<
+  Q,
+  ShopQueryAnswers[Q['type']],
+  QueryDb
+>;
 
 /** The read DB's full-text index of active products (the `search` projection keeps it). */
 export const SEARCH_INDEX = 'search';

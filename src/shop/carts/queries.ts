@@ -1,14 +1,6 @@
-import type { Query } from '../../core/messages.js';
-import type { QueryHandler } from '../../core/query-bus.js';
 import type { Sql } from '../../core/sql.js';
-import type { OpenCarts, OpenCartView, ShopQueryAnswers } from '../queries.js';
-import { iso, num, type QueryDb } from '../read-db.js';
-
-type Handler<Q extends Query<keyof ShopQueryAnswers>> = QueryHandler<
-  Q,
-  ShopQueryAnswers[Q['type']],
-  QueryDb
->;
+import type { OpenCarts, OpenCartView } from '../queries.js';
+import { iso, num, type ShopQueryHandler } from '../read-db.js';
 
 /** A cart with items and no change for longer than this is abandoned (the dashboard counts them). */
 export const ABANDONED_AFTER_MS = 60 * 60 * 1000;
@@ -52,7 +44,7 @@ interface CartLineRow {
 }
 
 /** A customer's open carts, last changed first: from the `carts` read model (level 2). */
-export const openCartsReadModel: Handler<OpenCarts> = {
+export const openCartsReadModel: ShopQueryHandler<OpenCarts> = {
   projections: ['carts'],
   async handle(q, { sql }) {
     const rows = await sql.all<CartDoc>(
@@ -71,7 +63,7 @@ export const openCartsReadModel: Handler<OpenCarts> = {
 };
 
 /** The same answer from the write DB's `carts` and `cart_lines` tables (level 1). */
-export const openCartsWriteDb: Handler<OpenCarts> = {
+export const openCartsWriteDb: ShopQueryHandler<OpenCarts> = {
   projections: [],
   async handle(q, { sql }) {
     const rows = await sql.all<CartLineRow>(

@@ -1,5 +1,3 @@
-import type { Query } from '../../core/messages.js';
-import type { QueryHandler } from '../../core/query-bus.js';
 import type { Sql } from '../../core/sql.js';
 import { PAGE_SIZE } from '../commands.js';
 import type {
@@ -10,7 +8,6 @@ import type {
   ProductDetailView,
   RecentlyUpdated,
   ReviewView,
-  ShopQueryAnswers,
 } from '../queries.js';
 import {
   inOrder,
@@ -20,22 +17,16 @@ import {
   num,
   pageWindow,
   placeholders,
-  type QueryDb,
+  type ShopQueryHandler,
 } from '../read-db.js';
 import { RECENT_REVIEWS } from './projection.js';
 import type { RecentReview } from './recent-reviews.js';
 
-type Handler<Q extends Query<keyof ShopQueryAnswers>> = QueryHandler<
-  Q,
-  ShopQueryAnswers[Q['type']],
-  QueryDb
->;
-
 export interface CatalogQueryHandlers {
-  readonly ListCategories: Handler<ListCategories>;
-  readonly CatalogPage: Handler<CatalogPage>;
-  readonly ProductDetail: Handler<ProductDetail>;
-  readonly RecentlyUpdated: Handler<RecentlyUpdated>;
+  readonly ListCategories: ShopQueryHandler<ListCategories>;
+  readonly CatalogPage: ShopQueryHandler<CatalogPage>;
+  readonly ProductDetail: ShopQueryHandler<ProductDetail>;
+  readonly RecentlyUpdated: ShopQueryHandler<RecentlyUpdated>;
 }
 
 const RELATED = 4;

@@ -1,6 +1,4 @@
 import { coreError } from '../../core/errors.js';
-import type { Query } from '../../core/messages.js';
-import type { QueryHandler } from '../../core/query-bus.js';
 import type { Sql } from '../../core/sql.js';
 import { abandonedCartsReadModel, abandonedCartsWriteDb } from '../carts/queries.js';
 import { LOW_STOCK_THRESHOLD } from '../commands.js';
@@ -10,20 +8,13 @@ import type {
   DashboardView,
   OrderById,
   OrderView,
-  ShopQueryAnswers,
 } from '../queries.js';
-import { iso, num, type QueryDb, utcDay } from '../read-db.js';
-
-type Handler<Q extends Query<keyof ShopQueryAnswers>> = QueryHandler<
-  Q,
-  ShopQueryAnswers[Q['type']],
-  QueryDb
->;
+import { iso, num, type ShopQueryHandler, utcDay } from '../read-db.js';
 
 export interface OrderQueryHandlers {
-  readonly OrderById: Handler<OrderById>;
-  readonly CustomerOrders: Handler<CustomerOrders>;
-  readonly AdminDashboard: Handler<AdminDashboard>;
+  readonly OrderById: ShopQueryHandler<OrderById>;
+  readonly CustomerOrders: ShopQueryHandler<CustomerOrders>;
+  readonly AdminDashboard: ShopQueryHandler<AdminDashboard>;
 }
 
 /** "Today" for the dashboard: the UTC day of the asking time. */
@@ -56,12 +47,20 @@ const recentOrder = (r: OrderRow): DashboardView['recentOrders'][number] => ({
   createdAt: iso(r.created_at),
 });
 
-const dashboardLists = (
-  lowStock: { id: string; name: string; stock: Bigint }[],
-  topSellers: { id: string; name: string; units_sold: Bigint }[],
-) => ({
+/** The dashboard from the rows both levels read (their SQL differs, their answer must not). */
+const dashboard = ([today, lowStock, topSellers, recent, abandonedCarts]: [
+  { order_count?: Bigint | null; revenue_cents?: Bigint | null } | undefined,
+  { id: string; name: string; stock: Bigint }[],
+  { id: string; name: string; units_sold: Bigint }[],
+  OrderRow[],
+  number,
+]): DashboardView => ({
+  ordersToday: num(today?.order_count),
+  revenueTodayCents: num(today?.revenue_cents),
   lowStock: lowStock.map((r) => ({ id: r.id, name: r.name, stock: num(r.stock) })),
   topSellers: topSellers.map((r) => ({ id: r.id, name: r.name, unitsSold: num(r.units_sold) })),
+  recentOrders: recent.map(recentOrder),
+  abandonedCarts,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -110,7 +109,7 @@ export const ordersReadModelQueries: OrderQueryHandlers = {
     projections: ['catalog', 'orders', 'carts'],
     async handle(q, { sql }) {
       const { day } = dayOf(q.data.now);
-      const [today, lowStock, topSellers, recent, abandonedCarts] = await Promise.all([
+      const rows = await Promise.all([
         sql.get<{ order_count: Bigint; revenue_cents: Bigint }>(
           'SELECT order_count, revenue_cents FROM rm_orders_daily WHERE day = ?',
           [day],
@@ -130,13 +129,7 @@ export const ordersReadModelQueries: OrderQueryHandlers = {
         ),
         abandonedCartsReadModel(sql, Date.parse(q.data.now)),
       ]);
-      return {
-        ordersToday: num(today?.order_count),
-        revenueTodayCents: num(today?.revenue_cents),
-        ...dashboardLists(lowStock, topSellers),
-        recentOrders: recent.map(recentOrder),
-        abandonedCarts,
-      };
+      return dashboard(rows);
     },
   },
 };
@@ -208,7 +201,7 @@ export const ordersWriteDbQueries: OrderQueryHandlers = {
     projections: [],
     async handle(q, { sql }) {
       const { start, end } = dayOf(q.data.now);
-      const [today, lowStock, topSellers, recent, abandonedCarts] = await Promise.all([
+      const rows = await Promise.all([
         // Covered by orders (created_at, status, total_cents).
         sql.get<{ order_count: Bigint; revenue_cents: Bigint | null }>(
           `SELECT COUNT(*) AS order_count, SUM(total_cents) AS revenue_cents FROM orders
@@ -239,13 +232,7 @@ export const ordersWriteDbQueries: OrderQueryHandlers = {
         ),
         abandonedCartsWriteDb(sql, Date.parse(q.data.now)),
       ]);
-      return {
-        ordersToday: num(today?.order_count),
-        revenueTodayCents: num(today?.revenue_cents),
-        ...dashboardLists(lowStock, topSellers),
-        recentOrders: recent.map(recentOrder),
-        abandonedCarts,
-      };
+      return dashboard(rows);
     },
   },
 };
