@@ -35,10 +35,6 @@ export const coreErrorCodes = {
     message: 'This Idempotency-Key was already used with a different request.',
   },
   READ_ONLY: { category: 'internal', message: 'A query tried to change state.' },
-  PROJECTION_FAILED: {
-    category: 'unavailable',
-    message: 'A projection has stopped on a failing event.',
-  },
   INTERNAL: { category: 'internal', message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, { category: ErrorCategory; message: string }>;
 

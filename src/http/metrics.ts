@@ -25,7 +25,14 @@ export function shopMetrics(sources: MetricSources) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const statuses = async () => (await sources.projections?.status()) ?? [];
+  // One status read per scrape, shared by the gauges that collect from it concurrently.
+  let scrape: Promise<ProjectionStatus[]> | undefined;
+  const statuses = () => {
+    scrape ??= (async () => (await sources.projections?.status()) ?? [])().finally(() => {
+      scrape = undefined;
+    });
+    return scrape;
+  };
   new Gauge({
     name: 'tworooms_projection_lag_events',
     help: 'Events in the log not yet processed by the projection',
