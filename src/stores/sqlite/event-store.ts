@@ -168,10 +168,10 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
               if (last !== undefined) head = last;
               settled.push({ job, ok: true, value: outcome });
             } catch (error) {
-              if (!shared) throw error;
+              settled.push({ job, ok: false, value: error });
+              if (!shared) throw error; // a lone job's own failure rolls back its transaction
               this.stmt.rollbackTo.run();
               this.stmt.release.run();
-              settled.push({ job, ok: false, value: error });
             }
           }
           this.stmt.commit.run();
@@ -180,7 +180,6 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
           head = undefined;
           if (this.db.inTransaction) this.stmt.rollback.run();
         }
-        if (commitError !== undefined && !shared) group[0]?.reject(commitError);
         for (const s of settled) {
           if (commitError !== undefined) s.job.reject(commitError);
           else if (s.ok) s.job.resolve(s.value as TransactOutcome<unknown>);
