@@ -1,7 +1,11 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Event } from '../src/core/index.js';
-import { type SqliteSynchronous, sqliteEventStore } from '../src/stores/sqlite/index.js';
+import {
+  type SqliteEventStore,
+  type SqliteSynchronous,
+  sqliteEventStore,
+} from '../src/stores/sqlite/index.js';
 import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } from './lib.js';
 import { peerFigures } from './peer.js';
 
@@ -37,11 +41,24 @@ async function rawCommits(
   }
 }
 
-/** Our store: single-event appends with an exact expected-version check, awaited one by one. */
-async function sequential(n: number, synchronous: SqliteSynchronous): Promise<number> {
-  const s = scratch('seq');
+/** Runs `work` on a fresh store in a scratch directory, then closes and removes both. */
+async function withStore(
+  synchronous: SqliteSynchronous,
+  work: (store: SqliteEventStore) => Promise<number>,
+): Promise<number> {
+  const s = scratch('log');
   const store = sqliteEventStore({ path: join(s.dir, 'w.db'), synchronous });
   try {
+    return await work(store);
+  } finally {
+    await store.close();
+    s.cleanup();
+  }
+}
+
+/** Our store: single-event appends with an exact expected-version check, awaited one by one. */
+async function sequential(n: number, synchronous: SqliteSynchronous): Promise<number> {
+  return withStore(synchronous, async (store) => {
     const versions = new Map<string, bigint>();
     return await rate(n, async () => {
       for (let i = 0; i < n; i++) {
@@ -53,10 +70,7 @@ async function sequential(n: number, synchronous: SqliteSynchronous): Promise<nu
         versions.set(stream, r.streamVersion);
       }
     });
-  } finally {
-    await store.close();
-    s.cleanup();
-  }
+  });
 }
 
 /** 50 appends in flight, each on its own stream; each acknowledged after its (shared) commit. */
@@ -65,9 +79,7 @@ async function concurrent(
   synchronous: SqliteSynchronous,
   inFlight = 50,
 ): Promise<number> {
-  const s = scratch('conc');
-  const store = sqliteEventStore({ path: join(s.dir, 'w.db'), synchronous });
-  try {
+  return withStore(synchronous, async (store) => {
     let next = 0;
     const worker = async (w: number) => {
       let v = 0n;
@@ -82,26 +94,18 @@ async function concurrent(
     return await rate(n, () =>
       Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w))).then(() => {}),
     );
-  } finally {
-    await store.close();
-    s.cleanup();
-  }
+  });
 }
 
 /** Appends of 100 events per call: events per second. */
 async function batched(batches: number, synchronous: SqliteSynchronous): Promise<number> {
-  const s = scratch('batch');
-  const store = sqliteEventStore({ path: join(s.dir, 'w.db'), synchronous });
-  try {
+  return withStore(synchronous, async (store) => {
     const events = Array.from({ length: 100 }, (_, i) => event(i));
     return await rate(batches * 100, async () => {
       for (let b = 0; b < batches; b++)
         await store.append(`b-${b}`, events, { expectedVersion: 'no_stream' });
     });
-  } finally {
-    await store.close();
-    s.cleanup();
-  }
+  });
 }
 
 export async function appendBench(options: BenchOptions): Promise<Metrics> {
