@@ -56,18 +56,22 @@ export class TworoomsError extends Error {
   }
 }
 
+/** A catalogue of error codes: each with its category and default message. */
+export type ErrorCatalogue = Readonly<Record<string, { category: ErrorCategory; message: string }>>;
+
+/**
+ * Builds errors from a catalogue: the code gives the category and the default message.
+ * @example const shopError = errorsFrom(shopErrorCodes); throw shopError('OUT_OF_STOCK', undefined, { lines });
+ */
+export const errorsFrom =
+  <C extends ErrorCatalogue>(catalogue: C) =>
+  (code: keyof C & string, message?: string, details?: unknown): TworoomsError => {
+    const entry = catalogue[code] as C[keyof C];
+    return new TworoomsError(code, entry.category, message ?? entry.message, details);
+  };
+
 /** Builds a toolkit error from its code, with the catalogue's category and message. */
-export const coreError = (
-  code: CoreErrorCode,
-  message?: string,
-  details?: unknown,
-): TworoomsError =>
-  new TworoomsError(
-    code,
-    coreErrorCodes[code].category,
-    message ?? coreErrorCodes[code].message,
-    details,
-  );
+export const coreError = errorsFrom(coreErrorCodes);
 
 /** Thrown when an append's expected version does not match the stream. */
 export class ConcurrencyConflict extends TworoomsError {

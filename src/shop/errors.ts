@@ -1,4 +1,4 @@
-import { type ErrorCategory, TworoomsError } from '../core/errors.js';
+import { type ErrorCategory, errorsFrom } from '../core/errors.js';
 
 /** The shop's own error codes (the toolkit's are in core/errors.ts); docs/api.md lists them all. */
 export const shopErrorCodes = {
@@ -25,14 +25,4 @@ export const shopErrorCodes = {
 export type ShopErrorCode = keyof typeof shopErrorCodes;
 
 /** Builds a shop error from its code, with the catalogue's category and message. */
-export const shopError = (
-  code: ShopErrorCode,
-  message?: string,
-  details?: unknown,
-): TworoomsError =>
-  new TworoomsError(
-    code,
-    shopErrorCodes[code].category,
-    message ?? shopErrorCodes[code].message,
-    details,
-  );
+export const shopError = errorsFrom(shopErrorCodes);
