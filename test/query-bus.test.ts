@@ -98,6 +98,17 @@ describe('query bus', () => {
     await read.close();
   });
 
+  it('a level-1 query handler cannot write either: its write-DB handle is read-only', async () => {
+    const store = sqliteEventStore({ path: join(dir, 'w-ro.db') });
+    store.db.exec('CREATE TABLE names (id TEXT PRIMARY KEY, name TEXT NOT NULL)');
+    const readOnly = store.readOnly();
+    const queries = queryBus({ Sneaky: sneakyWrite }, { db: readOnly });
+    await expect(queries.ask({ type: 'Sneaky', data: {} })).rejects.toThrow(/readonly|read-only/i);
+    expect(store.db.prepare('SELECT count(*) FROM names').pluck().get()).toBe(0);
+    readOnly.close();
+    await store.close();
+  });
+
   it('a query handler cannot write: the memory handle is read-only too', async () => {
     const store = memoryReadStore();
     const queries = queryBus(
