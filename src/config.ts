@@ -13,6 +13,8 @@ export interface Config {
   readonly sqliteSynchronous: 'normal' | 'full';
   readonly cacheTtlMs: number;
   readonly defaultWaitMs: number;
+  /** How long a background job waits for more triggers of the same key (debounce), in ms. */
+  readonly jobDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -83,5 +85,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       86_400_000,
     ),
     defaultWaitMs: integer(env['TWOROOMS_WAIT_MS'], 'TWOROOMS_WAIT_MS', 2000, 0, 10_000),
+    jobDelayMs: integer(env['TWOROOMS_JOB_DELAY_MS'], 'TWOROOMS_JOB_DELAY_MS', 1000, 0, 600_000),
   };
 }

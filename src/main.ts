@@ -8,6 +8,7 @@ import {
   CheckpointProgress,
   commandBus,
   idempotency,
+  inProcessJobs,
   mapReadStore,
   mapWriteStore,
   observe,
@@ -16,6 +17,7 @@ import {
   retry,
   timeOrderedId,
 } from './core/index.js';
+import type { JobQueue } from './core/jobs.js';
 import { buildApp } from './http/app.js';
 import { shopMetrics } from './http/metrics.js';
 import { CatalogCacheTags } from './shop/cache-tags.js';
@@ -23,6 +25,7 @@ import { PRODUCTS_FTS } from './shop/catalog/handlers.js';
 import { shopReadIndexes } from './shop/catalog/l1-indexes.js';
 import { seedDemo } from './shop/demo.js';
 import { shopCommandHandlers } from './shop/handlers.js';
+import { ALSO_BOUGHT_JOB, alsoBoughtJob, alsoBoughtTriggers } from './shop/orders/also-bought.js';
 import { shopProjections, shopQueryHandlers } from './shop/query-handlers.js';
 import { shopReads } from './shop/reads.js';
 import { shopMigrations } from './shop/schema.js';
@@ -74,6 +77,8 @@ export interface Shop {
   readonly adminToken: ReturnType<typeof adminTokenFor>;
   readonly store: SqliteEventStore;
   readonly projector: ReturnType<typeof projector> | undefined;
+  /** Background jobs run by this process (with the projector), if any. */
+  readonly jobs: JobQueue | undefined;
   /** Seeds the demo catalog if the store has no category yet; returns how many products it added. */
   seedDemo(): Promise<number>;
   close(): Promise<void>;
@@ -93,6 +98,14 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
   // The read models' tables exist even in a process that does not project (an API-only node).
   await shopReadStore.setup(shopProjections());
   const runProjector = readModelMode && (options.projector ?? true);
+  const writeReader = store.readOnly();
+  // Background jobs run where the projector runs: it is what notices the orders that trigger them.
+  const jobs = runProjector ? inProcessJobs() : undefined;
+  if (jobs) {
+    const alsoBought = alsoBoughtJob({ writeDb: sqliteSql(writeReader), readStore: shopReadStore });
+    await alsoBought.setup();
+    jobs.process(ALSO_BOUGHT_JOB, alsoBought.run);
+  }
   const worker = runProjector
     ? projector({
         log: store.log,
@@ -100,6 +113,9 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
         projections: shopProjections(),
         onApplied: (name, events) => {
           if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
+          if (name === 'orders' && jobs)
+            for (const productId of alsoBoughtTriggers(events))
+              void jobs.add(ALSO_BOUGHT_JOB, productId, { delayMs: config.jobDelayMs });
         },
       })
     : undefined;
@@ -115,7 +131,6 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
       idempotency(store, { required: ['PlaceOrder', 'CheckOutCart'] }),
     ],
   });
-  const writeReader = store.readOnly();
   const l1 = queryBus(shopQueryHandlers('write-db'), {
     db: { sql: sqliteSql(writeReader), fullText },
   });
@@ -185,9 +200,11 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
         timeOrderedId,
         async () => !store.db.prepare('SELECT 1 FROM categories LIMIT 1').get(),
       ),
+    jobs,
     async close() {
       await app.close();
       await worker?.stop();
+      await jobs?.close();
       await store.close();
       writeReader.close();
       readReader?.close();

@@ -10,6 +10,7 @@ export * from './event-log.js';
 export * from './full-text.js';
 export * from './idempotency.js';
 export * from './ids.js';
+export * from './jobs.js';
 export * from './json.js';
 export * from './messages.js';
 export * from './middleware.js';

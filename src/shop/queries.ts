@@ -81,6 +81,8 @@ export type CatalogPage = Query<'CatalogPage', { categoryId?: string; page: numb
 export type ProductDetail = Query<'ProductDetail', { productId: string }>;
 /** Full-text over name, description and category name; active products; best match first. */
 export type SearchProducts = Query<'SearchProducts', { q: string; page: number }>;
+/** "Customers who bought this also bought": up to 4 active products, most common first. */
+export type AlsoBought = Query<'AlsoBought', { productId: string }>;
 export type OrderById = Query<'OrderById', { orderId: string }>;
 export type CustomerOrders = Query<'CustomerOrders', { customerId: string }>;
 /** `now` (ISO) fixes "today" so both read modes agree. */
@@ -95,6 +97,7 @@ export interface ShopQueryAnswers {
   CatalogPage: ListingPage;
   ProductDetail: ProductDetailView | null;
   SearchProducts: ListingPage;
+  AlsoBought: { items: ListingItem[] } | null;
   OrderById: OrderView | null;
   CustomerOrders: { items: OrderView[] };
   AdminDashboard: DashboardView;

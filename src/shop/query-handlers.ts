@@ -5,10 +5,12 @@ import { openCartsReadModel, openCartsWriteDb } from './carts/queries.js';
 import { catalogProjection } from './catalog/projection.js';
 import { catalogReadModelQueries, catalogWriteDbQueries } from './catalog/queries.js';
 import type { ShopEvent } from './events.js';
+import { alsoBoughtReadModel, alsoBoughtWriteDb } from './orders/also-bought.js';
 import { ordersProjection } from './orders/projection.js';
 import { ordersReadModelQueries, ordersWriteDbQueries } from './orders/queries.js';
 import type {
   AdminDashboard,
+  AlsoBought,
   CatalogPage,
   CustomerOrders,
   ListCategories,
@@ -28,6 +30,7 @@ export type ShopQuery =
   | CatalogPage
   | ProductDetail
   | SearchProducts
+  | AlsoBought
   | OrderById
   | CustomerOrders
   | AdminDashboard
@@ -58,6 +61,7 @@ export function shopQueryHandlers(mode: ReadMode): ShopQueryHandlers {
     return {
       ...catalogReadModelQueries,
       SearchProducts: searchReadModelQuery,
+      AlsoBought: alsoBoughtReadModel,
       ...ordersReadModelQueries,
       OpenCarts: openCartsReadModel,
     };
@@ -65,6 +69,7 @@ export function shopQueryHandlers(mode: ReadMode): ShopQueryHandlers {
   return {
     ...catalogWriteDbQueries,
     SearchProducts: searchWriteDbQuery,
+    AlsoBought: alsoBoughtWriteDb,
     ...ordersWriteDbQueries,
     OpenCarts: openCartsWriteDb,
   };

@@ -234,6 +234,33 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
 
   app.get(
+    '/api/products/:id/also-bought',
+    {
+      schema: {
+        tags: ['catalog'],
+        summary:
+          'Customers who bought this also bought: up to 4 active products, most common first (level 2: kept by a background job, seconds behind)',
+        params: Type.Object({ id: S.Id }),
+        querystring: Type.Object(S.ConsistencyQuery, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ items: Type.Array(S.ListingItem) }),
+          400: S.ErrorResponse,
+          404: S.ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const value = await answerQuery(deps, request, reply, {
+        type: 'AlsoBought',
+        data: { productId: id },
+      });
+      if (value === null) throw coreError('NOT_FOUND', 'No such product.', { productId: id });
+      return value;
+    },
+  );
+
+  app.get(
     '/api/search',
     {
       schema: {
