@@ -58,7 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       );
     }
   }
-  const sync = (env['TWOROOMS_SQLITE_SYNCHRONOUS'] || 'normal').toLowerCase();
+  const sync = (env['TWOROOMS_SQLITE_SYNCHRONOUS'] || 'full').toLowerCase();
   if (sync !== 'normal' && sync !== 'full')
     throw new ConfigError('TWOROOMS_SQLITE_SYNCHRONOUS must be normal or full.');
   return {

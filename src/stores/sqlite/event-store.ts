@@ -27,6 +27,7 @@ import { eventLogMigrations } from './schema.js';
 export interface SqliteEventStoreOptions {
   /** The write DB file (normalized tables and the event log). */
   readonly path: string;
+  /** Default `full`: the log is the archive, and read models must never be ahead of it. */
   readonly synchronous?: SqliteSynchronous;
   /** Most transactions that may share one commit (default 256). */
   readonly maxGroup?: number;
@@ -50,6 +51,12 @@ const toEvent = (r: Row): RecordedEvent => ({
 
 interface Job {
   readonly fn: (tx: WriteTx<Database.Database>) => unknown;
+  /** Set by `append`: a lone one-event append can then commit as one autocommit statement. */
+  readonly append?: {
+    readonly streamId: string;
+    readonly events: readonly Event[];
+    readonly options: AppendOptions | undefined;
+  };
   readonly options: TransactOptions;
   readonly resolve: (o: TransactOutcome<unknown>) => void;
   readonly reject: (e: unknown) => void;
@@ -76,7 +83,8 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
   private readonly stmt;
 
   constructor(options: SqliteEventStoreOptions) {
-    this.db = openSqlite(options.path, { synchronous: options.synchronous ?? 'normal' });
+    // FULL: an acknowledged event survives power loss too (docs/architecture.md).
+    this.db = openSqlite(options.path, { synchronous: options.synchronous ?? 'full' });
     migrate(this.db, eventLogMigrations);
     this.reader = openSqlite(options.path, { readonly: true });
     this.maxGroup = options.maxGroup ?? 256;
@@ -121,6 +129,15 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
       savepoint: w.prepare('SAVEPOINT job'),
       release: w.prepare('RELEASE job'),
       rollbackTo: w.prepare('ROLLBACK TO job'),
+      // One-event append with its expected-version check in one autocommit statement: the
+      // version is read and the row written atomically (SQLite has one writer).
+      appendOne: w.prepare(
+        `INSERT INTO events (id, stream_id, stream_version, type, data, metadata, recorded_at)
+         SELECT ?, ?, v + 1, ?, ?, ?, ?
+           FROM (SELECT coalesce(max(stream_version), 0) AS v FROM events WHERE stream_id = ?)
+          WHERE ? IS NULL OR (? = -1 AND v > 0) OR v = ?
+         RETURNING position, stream_version`,
+      ),
     };
   }
 
@@ -129,10 +146,81 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     events: readonly Event[],
     options?: AppendOptions,
   ): Promise<AppendResult> {
-    return this.transact((tx) => tx.record(streamId, events, options)).then((o) => {
+    return new Promise<TransactOutcome<AppendResult>>((resolve, reject) => {
+      this.enqueue({
+        fn: (tx) => tx.record(streamId, events, options),
+        options: {},
+        append: { streamId, events, options },
+        resolve: resolve as Job['resolve'],
+        reject,
+      });
+    }).then((o) => {
       if (o.replayed) throw new Error('unreachable: append takes no idempotency key');
       return o.value;
     });
+  }
+
+  private enqueue(job: Job): void {
+    this.queue.push(job);
+    if (!this.draining) {
+      this.draining = true;
+      queueMicrotask(() => void this.drain());
+    }
+  }
+
+  /**
+   * A lone one-event append, committed as one autocommit statement (no BEGIN/COMMIT round):
+   * the common case of a sequential writer. Answers like `record` does.
+   */
+  private appendAlone(job: Job & { append: NonNullable<Job['append']> }): void {
+    const { streamId, events, options } = job.append;
+    const event = events[0] as Event;
+    const expected = options?.expectedVersion;
+    // NULL: no check; -1: the stream must exist; n: exactly n events so far (0: no stream).
+    const check =
+      expected === undefined || expected === 'any'
+        ? null
+        : expected === 'stream_exists'
+          ? -1
+          : expected === 'no_stream'
+            ? 0
+            : expected;
+    let row: { position: number | bigint; stream_version: number | bigint } | undefined;
+    try {
+      row = this.stmt.appendOne.get(
+        randomUUID(),
+        streamId,
+        event.type,
+        JSON.stringify(event.data),
+        JSON.stringify(eventMetadata(event, options?.metadata)),
+        this.clock().getTime(),
+        streamId,
+        check,
+        check,
+        check,
+      ) as typeof row;
+    } catch (error) {
+      job.reject(error);
+      return;
+    }
+    if (!row) {
+      const current = BigInt((this.stmt.version.get(streamId) as number | null) ?? 0);
+      try {
+        checkExpectedVersion(streamId, expected, current);
+        job.reject(new Error(`append to ${streamId} refused without a version conflict`));
+      } catch (conflict) {
+        job.reject(conflict);
+      }
+      return;
+    }
+    const position = BigInt(row.position);
+    const result: AppendResult = {
+      streamVersion: BigInt(row.stream_version),
+      firstPosition: position,
+      lastPosition: position,
+    };
+    job.resolve({ replayed: false, value: result, position });
+    for (const l of this.listeners) l(position);
   }
 
   transact<T>(
@@ -140,11 +228,7 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     options: TransactOptions = {},
   ): Promise<TransactOutcome<T>> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ fn, options, resolve: resolve as Job['resolve'], reject });
-      if (!this.draining) {
-        this.draining = true;
-        queueMicrotask(() => void this.drain());
-      }
+      this.enqueue({ fn, options, resolve: resolve as Job['resolve'], reject });
     });
   }
 
@@ -153,6 +237,11 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     try {
       while (this.queue.length > 0) {
         const group = this.queue.splice(0, this.maxGroup);
+        const alone = group[0];
+        if (group.length === 1 && alone?.append?.events.length === 1) {
+          this.appendAlone(alone as Job & { append: NonNullable<Job['append']> });
+          continue;
+        }
         // A lone transaction needs no savepoint: its failure rolls back the whole (own) commit.
         const shared = group.length > 1;
         const settled: Array<{ job: Job; ok: boolean; value: unknown }> = [];
