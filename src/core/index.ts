@@ -12,6 +12,8 @@ export * from './idempotency.js';
 export * from './ids.js';
 export * from './jobs.js';
 export * from './json.js';
+export * from './lease.js';
+export * from './leased-projector.js';
 export * from './messages.js';
 export * from './middleware.js';
 export * from './mutex.js';
