@@ -21,7 +21,7 @@ fullTextSuite('sqliteFullText', {
   },
   async readOnly() {
     const reader = openSqlite(db!.name, { readonly: true });
-    return { sql: sqliteSql(reader), close: async () => reader.close() };
+    return { sql: sqliteSql(reader), close: async () => void reader.close() };
   },
   readOnlyError: /readonly/,
 });
