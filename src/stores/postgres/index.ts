@@ -1,4 +1,10 @@
+export {
+  PostgresEventStore,
+  type PostgresEventStoreOptions,
+  postgresEventStore,
+} from './event-store.js';
 export { postgresFullText } from './full-text.js';
+export { appendedChannel } from './head-watcher.js';
 export { type Migration, migrate } from './migrate.js';
 export { openPool, type PoolOptions } from './pool.js';
 export {
@@ -6,4 +12,5 @@ export {
   type PostgresReadStoreOptions,
   postgresReadStoreMigrations,
 } from './read-store.js';
+export { eventLogMigrations } from './schema.js';
 export { numberPlaceholders, pgSql } from './sql.js';

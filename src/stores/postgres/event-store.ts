@@ -1,0 +1,464 @@
+import pg from 'pg';
+import { ConcurrencyConflict, coreError } from '../../core/errors.js';
+import {
+  type AppendOptions,
+  type AppendResult,
+  type EventLog,
+  type ExpectedVersion,
+  eventMetadata,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type ReadStreamResult,
+} from '../../core/event-log.js';
+import { encodeJson } from '../../core/json.js';
+import type { Event, MessageMetadata, RecordedEvent } from '../../core/messages.js';
+import type {
+  IdempotencyRecord,
+  TransactOptions,
+  TransactOutcome,
+  WriteStore,
+  WriteTx,
+} from '../../core/write-store.js';
+import { HeadWatcher } from './head-watcher.js';
+import { migrate } from './migrate.js';
+import { eventLogMigrations } from './schema.js';
+
+// int8 columns come back as decimal strings; positions and versions become bigints here.
+const toBig = (v: string | null): bigint => (v === null ? 0n : BigInt(v));
+
+export interface PostgresEventStoreOptions {
+  readonly connectionString: string;
+  /** Connections for readers and the writer (default 10; at least 2). */
+  readonly poolSize?: number;
+  /** Most transactions that may share one commit (default 64: PostgreSQL keeps 64 subtransactions per backend cheaply). */
+  readonly maxGroup?: number;
+  readonly clock?: () => Date;
+}
+
+interface EventRow {
+  position: string;
+  id: string;
+  stream_id: string;
+  stream_version: string;
+  type: string;
+  data: string;
+  metadata: string;
+  recorded_at: Date;
+}
+
+const toEvent = (r: EventRow): RecordedEvent => ({
+  position: BigInt(r.position),
+  id: r.id,
+  streamId: r.stream_id,
+  streamVersion: BigInt(r.stream_version),
+  type: r.type,
+  data: JSON.parse(r.data),
+  metadata: JSON.parse(r.metadata),
+  recordedAt: r.recorded_at,
+});
+
+const expectedCode = (e: ExpectedVersion | undefined): string => {
+  if (e === undefined || e === 'any') return '-1';
+  if (e === 'no_stream') return '-2';
+  if (e === 'stream_exists') return '-3';
+  return e.toString();
+};
+
+const APPEND = 'SELECT tworooms_append($1, $2, $3, $4, $5, $6) AS r';
+const STREAM = `SELECT v.version, e.position, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
+  FROM (SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1) v
+  LEFT JOIN LATERAL (SELECT * FROM events WHERE stream_id = $1 AND stream_version >= $2
+                     ORDER BY stream_version LIMIT $3) e ON true`;
+
+type PgClient = pg.ClientBase;
+
+interface Job {
+  /** Absent for a plain `append`, which runs as one statement and needs no savepoint. */
+  readonly fn: ((tx: WriteTx<pg.PoolClient>) => unknown) | undefined;
+  readonly append: { streamId: string; events: readonly Event[]; options: AppendOptions };
+  readonly options: TransactOptions;
+  readonly resolve: (o: TransactOutcome<unknown>) => void;
+  readonly reject: (e: unknown) => void;
+  /** Set when the job must run alone (after its shared transaction failed for another reason). */
+  alone?: boolean;
+}
+
+interface Settled {
+  readonly job: Job;
+  readonly ok: boolean;
+  readonly value: unknown;
+}
+
+const NO_APPEND: Job['append'] = { streamId: '', events: [], options: {} };
+
+/**
+ * Event log and write DB on PostgreSQL. One connection writes: concurrent transactions share
+ * one PostgreSQL transaction (group commit; each caller's work in its own savepoint, each caller
+ * answered after the shared COMMIT); a lone append is one statement in autocommit. Readers only
+ * see the log up to the horizon below which no transaction can still commit an event (see
+ * docs/architecture.md, "PostgreSQL event log"), so they never skip one.
+ * @example
+ *   const store = await PostgresEventStore.open({ connectionString: 'postgres://127.0.0.1/shop' });
+ */
+export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
+  readonly log: EventLog = this;
+  private readonly queue: Job[] = [];
+  private draining = false;
+  private closed = false;
+  private readonly maxGroup: number;
+  private readonly clock: () => Date;
+  private readonly heads: HeadWatcher;
+
+  private constructor(
+    /** Readers and anything else that needs a connection to the write DB. */
+    readonly pool: pg.Pool,
+    private writer: pg.PoolClient | undefined,
+    options: PostgresEventStoreOptions,
+  ) {
+    this.maxGroup = options.maxGroup ?? 64;
+    this.clock = options.clock ?? (() => new Date());
+    this.heads = new HeadWatcher({
+      connectionString: options.connectionString,
+      horizon: () => this.horizon(),
+      // node-postgres keeps the backend pid of each connection (untyped in @types/pg).
+      ownPid: () => (this.writer as { processID?: number } | undefined)?.processID,
+    });
+  }
+
+  /** Connects, creates the log's tables if needed and returns the store. */
+  static async open(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: Math.max(2, options.poolSize ?? 10),
+    });
+    // An idle client that loses its server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    try {
+      await migrate(pool, eventLogMigrations);
+      const writer = await pool.connect();
+      return new PostgresEventStore(pool, writer, options);
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+  }
+
+  append(
+    streamId: string,
+    events: readonly Event[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    return this.enqueue(undefined, { streamId, events, options }, {}).then((o) => {
+      if (o.replayed) throw new Error('unreachable: append takes no idempotency key');
+      return o.value as AppendResult;
+    });
+  }
+
+  transact<T>(
+    fn: (tx: WriteTx<pg.PoolClient>) => Promise<T> | T,
+    options: TransactOptions = {},
+  ): Promise<TransactOutcome<T>> {
+    return this.enqueue(fn, NO_APPEND, options) as Promise<TransactOutcome<T>>;
+  }
+
+  private enqueue(
+    fn: Job['fn'],
+    append: Job['append'],
+    options: TransactOptions,
+  ): Promise<TransactOutcome<unknown>> {
+    if (this.closed) return Promise.reject(new Error('The event store is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ fn, append, options, resolve, reject });
+      if (!this.draining) {
+        this.draining = true;
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  /** Commits queued transactions in groups until the queue is empty. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const first = this.queue[0]!;
+        const group = first.alone ? this.queue.splice(0, 1) : this.takeGroup();
+        await this.runGroup(group);
+      }
+    } finally {
+      this.draining = false;
+      if (this.queue.length > 0) {
+        this.draining = true;
+        queueMicrotask(() => void this.drain());
+      }
+    }
+  }
+
+  private takeGroup(): Job[] {
+    const group: Job[] = [];
+    while (group.length < this.maxGroup && this.queue.length > 0 && !this.queue[0]!.alone)
+      group.push(this.queue.shift()!);
+    return group;
+  }
+
+  /** Runs one group in one transaction; settles its jobs; returns the new head, if any. */
+  private async runGroup(group: Job[]): Promise<void> {
+    if (group.length === 1 && group[0]!.fn === undefined) return this.runLoneAppend(group[0]!);
+    let w: pg.PoolClient;
+    try {
+      w = await this.connectWriter();
+    } catch (error) {
+      for (const job of group) job.reject(error);
+      return;
+    }
+    const shared = group.length > 1;
+    const settled: Settled[] = [];
+    let head: bigint | undefined;
+    try {
+      await w.query('BEGIN');
+      for (const job of group) {
+        // A plain append cannot fail half-way (a conflict writes nothing): it needs no savepoint.
+        // Savepoints nest (no RELEASE: one round trip less); COMMIT keeps every one not rolled back.
+        const savepoint = shared && job.fn !== undefined;
+        if (savepoint) await w.query('SAVEPOINT job');
+        try {
+          const { outcome, last } = await this.runJob(w, job);
+          if (last !== undefined) head = last;
+          settled.push({ job, ok: true, value: outcome });
+        } catch (error) {
+          if (savepoint) await w.query('ROLLBACK TO SAVEPOINT job');
+          else if (!(shared && error instanceof ConcurrencyConflict)) throw error;
+          settled.push({ job, ok: false, value: error });
+        }
+      }
+      await w.query('COMMIT');
+      // Signalled before the callers are answered, so that a caller finds its listeners told.
+      if (head !== undefined) this.heads.committed(head);
+    } catch (error) {
+      await this.rollback(error);
+      if (shared && !isConnectionError(error)) {
+        // Something outside any one job failed (e.g. a deadlock with another process): run
+        // each job again alone, so that one job's trouble stays its own.
+        for (const job of group) job.alone = true;
+        this.queue.unshift(...group);
+      } else {
+        // Alone, or the connection broke (a COMMIT's outcome is then unknown: never re-run).
+        for (const job of group) job.reject(error);
+      }
+      return;
+    }
+    for (const s of settled) {
+      if (s.ok) s.job.resolve(s.value as TransactOutcome<unknown>);
+      else s.job.reject(s.value);
+    }
+  }
+
+  private async runLoneAppend(job: Job): Promise<void> {
+    try {
+      const r = await this.appendWith(await this.connectWriter(), job.append, undefined);
+      if (job.append.events.length > 0) this.heads.committed(r.lastPosition);
+      job.resolve({ replayed: false, value: r, position: r.lastPosition });
+    } catch (error) {
+      await this.recoverWriter(error);
+      job.reject(error);
+    }
+  }
+
+  private async rollback(cause: unknown): Promise<void> {
+    if (isConnectionError(cause)) return this.recoverWriter(cause);
+    try {
+      await this.writer?.query('ROLLBACK');
+    } catch (error) {
+      await this.recoverWriter(error);
+    }
+  }
+
+  /** The writer connection (a new one after the last broke). */
+  private async connectWriter(): Promise<pg.PoolClient> {
+    this.writer ??= await this.pool.connect();
+    return this.writer;
+  }
+
+  /** Drops the writer connection when it broke; the next transaction opens another. */
+  private async recoverWriter(error: unknown): Promise<void> {
+    if (!isConnectionError(error) || !this.writer) return;
+    this.writer.release(true);
+    this.writer = undefined;
+  }
+
+  private async runJob(
+    w: pg.PoolClient,
+    job: Job,
+  ): Promise<{ outcome: TransactOutcome<unknown>; last: bigint | undefined }> {
+    const { options } = job;
+    if (!job.fn) {
+      const r = await this.appendWith(w, job.append, options.metadata);
+      return {
+        outcome: { replayed: false, value: r, position: r.lastPosition },
+        last: job.append.events.length > 0 ? r.lastPosition : undefined,
+      };
+    }
+    const key = options.idempotency;
+    if (key) {
+      const found = await w.query<{ fingerprint: string; result: string }>(
+        'SELECT * FROM tworooms_claim_key($1)',
+        [key.key],
+      );
+      const existing = found.rows[0];
+      if (existing) {
+        if (existing.fingerprint !== key.fingerprint) throw coreError('IDEMPOTENCY_KEY_REUSED');
+        return { outcome: { replayed: true, result: existing.result }, last: undefined };
+      }
+    }
+    let last: bigint | undefined;
+    const tx: WriteTx<pg.PoolClient> = {
+      db: w,
+      record: async (streamId, events, appendOptions = {}) => {
+        const r = await this.appendWith(
+          w,
+          { streamId, events, options: appendOptions },
+          options.metadata,
+        );
+        if (events.length > 0) last = r.lastPosition;
+        return r;
+      },
+      readStream: (streamId, readOptions) => readStreamWith(w, streamId, readOptions),
+    };
+    const value = await job.fn(tx);
+    const position =
+      last ??
+      toBig(
+        (await w.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]!.p,
+      );
+    if (key) {
+      await w.query('INSERT INTO idempotency_keys (key, fingerprint, result) VALUES ($1, $2, $3)', [
+        key.key,
+        key.fingerprint,
+        encodeJson({ value, position }),
+      ]);
+    }
+    return { outcome: { replayed: false, value, position }, last };
+  }
+
+  private async appendWith(
+    client: PgClient,
+    append: Job['append'],
+    txMetadata: MessageMetadata | undefined,
+  ): Promise<AppendResult> {
+    const { streamId, events, options } = append;
+    const shared =
+      txMetadata && options.metadata
+        ? { ...txMetadata, ...options.metadata }
+        : (options.metadata ?? txMetadata);
+    const res = await client.query<{ r: string[] }>({
+      name: 'tworooms_append',
+      text: APPEND,
+      values: [
+        streamId,
+        expectedCode(options.expectedVersion),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => JSON.stringify(eventMetadata(e, shared))),
+        this.clock(),
+      ],
+    });
+    const [version, first, lastPos] = res.rows[0]!.r.map(BigInt) as [bigint, bigint, bigint];
+    if (first === -1n) throw new ConcurrencyConflict(streamId, expectedText(options), version);
+    return { streamVersion: version, firstPosition: first, lastPosition: lastPos };
+  }
+
+  readStream<E extends Event = Event>(
+    streamId: string,
+    options?: ReadStreamOptions,
+  ): Promise<ReadStreamResult<E>> {
+    return readStreamWith<E>(this.pool, streamId, options);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<ReadAllResult> {
+    const { rows } = await this.pool.query<EventRow & Record<'head' | 'horizon' | 'last', string>>({
+      name: 'tworooms_read_all',
+      text: 'SELECT head, horizon, last, pos AS position, id, stream_id, stream_version, type, data, metadata, recorded_at FROM tworooms_read_all($1, $2, $3)',
+      values: [options.after.toString(), options.limit, options.types ?? null],
+    });
+    const header = rows[0]!;
+    const head = BigInt(header.head);
+    this.heads.observed(BigInt(header.horizon), BigInt(header.last));
+    const events = rows.slice(1).map(toEvent);
+    const last = events.at(-1)?.position;
+    // A short page read everything committed up to the head (the horizon's last event).
+    const coveredTo = events.length === options.limit && last !== undefined ? last : head;
+    return { events, coveredTo: coveredTo > options.after ? coveredTo : options.after };
+  }
+
+  /** The last position every reader can see: nothing at or below it can still appear. */
+  async headPosition(): Promise<bigint> {
+    return (await this.horizon()).head;
+  }
+
+  private async horizon(): Promise<{ head: bigint; horizon: bigint; last: bigint }> {
+    const { rows } = await this.pool.query<{ h: string[] }>({
+      name: 'tworooms_horizon',
+      text: 'SELECT tworooms_horizon() AS h',
+    });
+    const [head, horizon, last] = rows[0]!.h.map(BigInt) as [bigint, bigint, bigint];
+    this.heads.observed(horizon, last);
+    return { head, horizon, last };
+  }
+
+  onAppended(listener: (head: bigint) => void): () => void {
+    return this.heads.add(listener);
+  }
+
+  async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
+    const { rows } = await this.pool.query<IdempotencyRecord>(
+      'SELECT key, fingerprint, result FROM idempotency_keys WHERE key = $1',
+      [key],
+    );
+    return rows[0];
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.draining || this.queue.length > 0)
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.heads.close();
+    this.writer?.release();
+    await this.pool.end();
+  }
+}
+
+const expectedText = (options: AppendOptions): string => {
+  const e = options.expectedVersion;
+  return e === undefined ? 'any' : e.toString();
+};
+
+async function readStreamWith<E extends Event>(
+  client: PgClient | pg.Pool,
+  streamId: string,
+  options: ReadStreamOptions = {},
+): Promise<ReadStreamResult<E>> {
+  const { rows } = await client.query<EventRow & { version: string; position: string | null }>({
+    name: 'tworooms_read_stream',
+    text: STREAM,
+    values: [streamId, (options.fromVersion ?? 1n).toString(), options.maxCount ?? null],
+  });
+  const streamVersion = BigInt(rows[0]!.version);
+  const events = rows.filter((r) => r.position !== null).map(toEvent);
+  return {
+    events: events as unknown as RecordedEvent<E>[],
+    streamVersion,
+    streamExists: streamVersion > 0n,
+  };
+}
+
+const isConnectionError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^(08|57P)/.test(code)) return true;
+  return (
+    error instanceof Error && /Connection terminated|not queryable|ECONNRESET/i.test(error.message)
+  );
+};
+
+/** Opens (and migrates) the PostgreSQL write DB + event log. */
+export const postgresEventStore = (options: PostgresEventStoreOptions) =>
+  PostgresEventStore.open(options);
