@@ -5,15 +5,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createShop, type Shop } from '../../src/main.js';
-import { createTestDatabase, type TestDatabase } from '../../src/stores/postgres/test-db.js';
+import {
+  createTestDatabase,
+  postgresReachable,
+  type TestDatabase,
+} from '../../src/stores/postgres/test-db.js';
 
 export type ReadMode = 'read-model' | 'write-db';
 export const READ_MODES: readonly ReadMode[] = ['read-model', 'write-db'];
 
 /** The stores a shop runs on: the embedded SQLite files, or PostgreSQL (write + read DB). */
 export type Stack = 'sqlite' | 'postgres';
-/** Every stack the shop runs on (PostgreSQL joins when the shop can be configured for it). */
-export const STACKS: readonly Stack[] = ['sqlite'];
+/** Every stack this machine can run (PostgreSQL when reachable; under CI it must be). */
+export const STACKS: readonly Stack[] = (await postgresReachable())
+  ? ['sqlite', 'postgres']
+  : ['sqlite'];
 /** Every read mode on every stack, for `describe.each`: `[mode, stack]`. */
 export const MODES: readonly (readonly [ReadMode, Stack])[] = STACKS.flatMap((stack) =>
   READ_MODES.map((mode) => [mode, stack] as const),

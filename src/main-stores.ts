@@ -1,0 +1,141 @@
+// Part of the composition root: opens the write and read sides on the configured stores
+// (SQLite files or PostgreSQL databases) and hands the shop the same ports either way.
+import { type Config, isPostgresUrl } from './config.js';
+import {
+  type EventLog,
+  type FullTextIndex,
+  mapReadStore,
+  mapWriteStore,
+  type ReadStore,
+  type Sql,
+  type WriteStore,
+} from './core/index.js';
+import { PRODUCTS_FTS } from './shop/catalog/handlers.js';
+import { shopReadIndexes } from './shop/catalog/l1-indexes.js';
+import type { ProjectionDb } from './shop/read-db.js';
+import { shopMigrations } from './shop/schema.js';
+import {
+  migrate as migratePostgres,
+  openPool,
+  PostgresEventStore,
+  PostgresReadStore,
+  pgSql,
+  postgresFullText,
+} from './stores/postgres/index.js';
+import {
+  migrate as migrateSqlite,
+  SqliteEventStore,
+  SqliteReadStore,
+  sqliteFullText,
+  sqliteSql,
+} from './stores/sqlite/index.js';
+
+/** The write DB and its event log, as the shop uses them whatever the store. */
+export interface WriteSide {
+  readonly store: WriteStore<Sql>;
+  readonly log: EventLog;
+  readonly fullText: FullTextIndex;
+  /** A read-only handle on the write DB: level-1 queries and token lookups. */
+  readonly reader: Sql;
+  headPosition(): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+/** The read DB (read models and checkpoints), as the shop uses it whatever the store. */
+export interface ReadSide {
+  readonly store: ReadStore<ProjectionDb>;
+  /** Opens a read-only handle on the read DB for level-2 queries (closed with the side). */
+  reader(): Sql;
+  close(): Promise<void>;
+}
+
+const WRITE_MIGRATIONS = [...shopMigrations, ...shopReadIndexes];
+
+/** Opens (and migrates) the embedded write DB, with the level-1 search index. */
+export async function openSqliteWriteStore(config: Config): Promise<SqliteEventStore> {
+  if (isPostgresUrl(config.writeDb)) {
+    throw new Error('this command works on the embedded SQLite store only');
+  }
+  const store = new SqliteEventStore({
+    path: config.writeDb,
+    synchronous: config.sqliteSynchronous,
+  });
+  migrateSqlite(store.db, WRITE_MIGRATIONS);
+  await sqliteFullText.setup(sqliteSql(store.db), PRODUCTS_FTS);
+  return store;
+}
+
+async function openSqliteWriteSide(config: Config): Promise<WriteSide> {
+  const store = await openSqliteWriteStore(config);
+  const reader = store.readOnly();
+  return {
+    store: mapWriteStore(store, sqliteSql),
+    log: store.log,
+    fullText: sqliteFullText,
+    reader: sqliteSql(reader),
+    headPosition: () => store.headPosition(),
+    async close() {
+      await store.close();
+      reader.close();
+    },
+  };
+}
+
+async function openPostgresWriteSide(config: Config): Promise<WriteSide> {
+  const store = await PostgresEventStore.open({ connectionString: config.writeDb });
+  try {
+    await migratePostgres(store.pool, WRITE_MIGRATIONS);
+    await postgresFullText.setup(pgSql(store.pool), PRODUCTS_FTS);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const reader = openPool({ connectionString: config.writeDb, readOnly: true });
+  return {
+    store: mapWriteStore(store, pgSql),
+    log: store.log,
+    fullText: postgresFullText,
+    reader: pgSql(reader),
+    headPosition: () => store.headPosition(),
+    async close() {
+      await store.close();
+      await reader.end();
+    },
+  };
+}
+
+/** Opens (and migrates) the write DB named by the configuration. */
+export const openWriteSide = (config: Config): Promise<WriteSide> =>
+  isPostgresUrl(config.writeDb) ? openPostgresWriteSide(config) : openSqliteWriteSide(config);
+
+function openSqliteReadSide(config: Config): ReadSide {
+  const store = new SqliteReadStore({ path: config.readDb });
+  const fullText = sqliteFullText;
+  const readers: { close(): unknown }[] = [];
+  return {
+    store: mapReadStore(store, (db) => ({ sql: sqliteSql(db), fullText })),
+    reader() {
+      const db = store.readOnly();
+      readers.push(db);
+      return sqliteSql(db);
+    },
+    async close() {
+      for (const r of readers) r.close();
+      await store.close();
+    },
+  };
+}
+
+async function openPostgresReadSide(config: Config): Promise<ReadSide> {
+  const store = await PostgresReadStore.open({ connectionString: config.readDb });
+  const fullText = postgresFullText;
+  return {
+    store: mapReadStore(store, (db) => ({ sql: pgSql(db), fullText })),
+    reader: () => pgSql(store.readOnly()),
+    close: () => store.close(),
+  };
+}
+
+/** Opens the read DB named by the configuration (its checkpoint table created if missing). */
+export const openReadSide = async (config: Config): Promise<ReadSide> =>
+  isPostgresUrl(config.readDb) ? openPostgresReadSide(config) : openSqliteReadSide(config);
