@@ -32,7 +32,7 @@ const projectionDb = (s: SqliteReadStore) =>
   mapReadStore(s, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText }));
 
 function buses() {
-  const writeReader = shop.sqlite.readOnly();
+  const writeReader = shop.sqlite!.readOnly();
   const readReader = read.readOnly();
   closers.push(
     () => writeReader.close(),
@@ -75,7 +75,7 @@ beforeAll(async () => {
   }
   read = new SqliteReadStore({ path: join(dir, 'read.db') });
   projector = new Projector({
-    log: shop.sqlite,
+    log: shop.sqlite!,
     store: projectionDb(read),
     projections: shopProjections(),
     batchSize: 3, // a cart's events straddle batches
@@ -195,7 +195,7 @@ describe('carts read models: level 2 and level 1 agree', () => {
     expect(live.map((r) => (r as { cart_id: string }).cart_id)).toEqual(['k1', 'k2', 'k4']);
     const fresh = new SqliteReadStore({ path: join(dir, 'rebuilt.db') });
     const rebuild = new Projector({
-      log: shop.sqlite,
+      log: shop.sqlite!,
       store: projectionDb(fresh),
       projections: [cartsProjection],
     });
