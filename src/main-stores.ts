@@ -1,6 +1,6 @@
 // Part of the composition root: opens the write and read sides on the configured stores
 // (SQLite files or PostgreSQL databases) and hands the shop the same ports either way.
-import { type Config, isPostgresUrl } from './config.js';
+import { type Config, ConfigError, isPostgresUrl } from './config.js';
 import {
   type EventLog,
   type FullTextIndex,
@@ -54,7 +54,9 @@ const WRITE_MIGRATIONS = [...shopMigrations, ...shopReadIndexes];
 /** Opens (and migrates) the embedded write DB, with the level-1 search index. */
 export async function openSqliteWriteStore(config: Config): Promise<SqliteEventStore> {
   if (isPostgresUrl(config.writeDb)) {
-    throw new Error('this command works on the embedded SQLite store only');
+    throw new ConfigError(
+      'this command loads the embedded SQLite store only (TWOROOMS_WRITE_DB is a PostgreSQL URL).',
+    );
   }
   const store = new SqliteEventStore({
     path: config.writeDb,
@@ -81,11 +83,28 @@ async function openSqliteWriteSide(config: Config): Promise<WriteSide> {
   };
 }
 
+/**
+ * The shop sorts text (names, ids) as the embedded store does, by code point: that is the
+ * order of a database created with the C collation. Another collation still works, but pages
+ * may list ties differently from SQLite, so say so once.
+ */
+async function warnOnCollation(sql: Sql, setting: string): Promise<void> {
+  const row = await sql.get<{ collation: string }>(
+    'SELECT datcollate AS collation FROM pg_database WHERE datname = current_database()',
+  );
+  if (row && !/^(C|POSIX)(\.utf-?8)?$/i.test(row.collation)) {
+    console.warn(
+      `tworooms: the ${setting} database sorts text by ${row.collation}; create it with LC_COLLATE 'C' (TEMPLATE template0) to sort as the embedded store does.`,
+    );
+  }
+}
+
 async function openPostgresWriteSide(config: Config): Promise<WriteSide> {
   const store = await PostgresEventStore.open({ connectionString: config.writeDb });
   try {
     await migratePostgres(store.pool, WRITE_MIGRATIONS);
     await postgresFullText.setup(pgSql(store.pool), PRODUCTS_FTS);
+    await warnOnCollation(pgSql(store.pool), 'TWOROOMS_WRITE_DB');
   } catch (error) {
     await store.close();
     throw error;
@@ -129,6 +148,7 @@ function openSqliteReadSide(config: Config): ReadSide {
 async function openPostgresReadSide(config: Config): Promise<ReadSide> {
   const store = await PostgresReadStore.open({ connectionString: config.readDb });
   const fullText = postgresFullText;
+  await warnOnCollation(pgSql(store.readOnly()), 'TWOROOMS_READ_DB');
   return {
     store: mapReadStore(store, (db) => ({ sql: pgSql(db), fullText })),
     reader: () => pgSql(store.readOnly()),

@@ -1,0 +1,71 @@
+// The composition root opens the same ports on either stack; the handles it gives query
+// handlers (level 1 on the write DB, level 2 on the read DB) refuse writes on both.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Config, loadConfig } from '../src/config.js';
+import { openReadSide, openWriteSide } from '../src/main.js';
+import { shopProjections } from '../src/shop/query-handlers.js';
+import {
+  createTestDatabase,
+  postgresReachable,
+  type TestDatabase,
+} from '../src/stores/postgres/test-db.js';
+
+const stacks = (await postgresReachable())
+  ? (['sqlite', 'postgres'] as const)
+  : (['sqlite'] as const);
+
+describe.each(stacks)('openWriteSide / openReadSide (%s)', (stack) => {
+  let dir: string;
+  let dbs: TestDatabase[] = [];
+  let config: Config;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tworooms-sides-'));
+    if (stack === 'postgres') {
+      dbs = await Promise.all([createTestDatabase('tw_sides_w'), createTestDatabase('tw_sides_r')]);
+    }
+    config = loadConfig({
+      TWOROOMS_DATA_DIR: dir,
+      ...(stack === 'postgres'
+        ? { TWOROOMS_WRITE_DB: dbs[0]!.url, TWOROOMS_READ_DB: dbs[1]!.url }
+        : {}),
+    });
+  });
+  afterAll(async () => {
+    await Promise.all(dbs.map((d) => d.drop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrates idempotently, and the query handles read but never write', async () => {
+    for (let i = 0; i < 2; i++) {
+      const write = await openWriteSide(config);
+      const read = await openReadSide(config);
+      await read.store.setup(shopProjections());
+      await write.close();
+      await read.close();
+    }
+    const write = await openWriteSide(config);
+    const read = await openReadSide(config);
+    try {
+      const reader = read.reader();
+      expect(await write.reader.get('SELECT count(*) AS n FROM categories')).toEqual({ n: 0 });
+      expect(await reader.get('SELECT count(*) AS n FROM rm_catalog_products')).toEqual({ n: 0 });
+      const refusal = /read-only|readonly/i;
+      await expect(
+        write.reader.run('INSERT INTO categories (id, name, created_at) VALUES (?, ?, ?)', [
+          'c',
+          'C',
+          1,
+        ]),
+      ).rejects.toThrow(refusal);
+      await expect(reader.run('DELETE FROM rm_catalog_products')).rejects.toThrow(refusal);
+      await expect(write.reader.exec('DROP TABLE categories')).rejects.toThrow(refusal);
+      expect(await write.reader.get('SELECT count(*) AS n FROM categories')).toEqual({ n: 0 });
+    } finally {
+      await write.close();
+      await read.close();
+    }
+  });
+});
