@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsqueryLiteral, tsvectorLiteral } from '../../src/stores/postgres/full-text.js';
@@ -33,6 +34,30 @@ if (reachable) {
       return { sql: pgSql(reader), close: () => reader.end() };
     },
     readOnlyError: /read-only transaction/,
+  });
+
+  describe('postgresFullText under any input', () => {
+    it('never fails on what a user types, and finds a document by its own words', async () => {
+      const sql = pgSql(pool);
+      await pool.query('DROP TABLE IF EXISTS fuzz');
+      await postgresFullText.setup(sql, 'fuzz');
+      await fc.assert(
+        fc.asyncProperty(
+          fc.string({ unit: 'binary', maxLength: 40 }),
+          fc.string({ unit: 'grapheme', maxLength: 40 }),
+          async (title, query) => {
+            await postgresFullText.upsert(sql, 'fuzz', { id: 'd', title, body: query, extra: '' });
+            const page = { limit: 5, offset: 0 };
+            const found = await postgresFullText.search(sql, 'fuzz', query, page);
+            expect(found.total).toBeLessThanOrEqual(1);
+            // Every word of the body is in the document: a query made of them finds it.
+            if (tsqueryLiteral(query) !== undefined) expect(found.ids).toEqual(['d']);
+            await postgresFullText.search(sql, 'fuzz', title, page);
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
   });
 }
 
