@@ -4,6 +4,7 @@ import { appendBench } from './append.js';
 import { appendPgBench } from './append-pg.js';
 import { catalogBench } from './catalog.js';
 import { commandBench } from './command.js';
+import { commandPgBench } from './command-pg.js';
 import { type BenchOptions, type Metrics, machine, printTable, writeResult } from './lib.js';
 import { rebuildBench } from './rebuild.js';
 
@@ -12,6 +13,7 @@ const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
   'append-pg': appendPgBench,
   catalog: catalogBench,
   command: commandBench,
+  'command-pg': commandPgBench,
   rebuild: rebuildBench,
 };
 
