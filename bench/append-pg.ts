@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Event } from '../src/core/index.js';
 import { type BenchOptions, type Metrics, rate, ratio, sideBySide } from './lib.js';
+import { peerPgVariants } from './peer-pg.js';
 import { durability, withDatabase, withPgStore } from './pg.js';
 
 const note = 'x'.repeat(100);
@@ -97,7 +98,12 @@ export async function appendPgBench(options: BenchOptions): Promise<Metrics> {
   const n = q ? 1000 : 10000;
   const rounds = q ? 1 : 3;
   const settings = await durability();
+  const peer = await peerPgVariants(options.peer, {
+    peer_appends_per_s: (p, url) => p.peerAppends(url, n, 1),
+    peer_concurrent_appends_per_s: (p, url) => p.peerAppends(url, q ? 3000 : 30000, 50),
+  });
   const metrics: Metrics = await sideBySide(rounds, {
+    ...peer,
     raw_insert_per_s: () => rawInserts(n, 1),
     raw_insert_50_in_flight_per_s: () => rawInserts(q ? 3000 : 30000, 50),
     appends_per_s: () => sequential(n),
@@ -109,5 +115,12 @@ export async function appendPgBench(options: BenchOptions): Promise<Metrics> {
     metrics['concurrent_appends_per_s'],
     metrics['raw_insert_50_in_flight_per_s'],
   );
+  if (metrics['peer_appends_per_s'] !== undefined) {
+    metrics['appends_vs_peer'] = ratio(metrics['appends_per_s'], metrics['peer_appends_per_s']);
+    metrics['concurrent_vs_peer'] = ratio(
+      metrics['concurrent_appends_per_s'],
+      metrics['peer_concurrent_appends_per_s'],
+    );
+  }
   return { ...metrics, ...settings };
 }

@@ -1,6 +1,7 @@
 import { type Command, commandBus, type Decider, eventSourcedHandler } from '../src/core/index.js';
 import type { PostgresEventStore } from '../src/stores/postgres/index.js';
-import { type BenchOptions, type Metrics, rate, sideBySide } from './lib.js';
+import { type BenchOptions, type Metrics, rate, ratio, sideBySide } from './lib.js';
+import { peerPgVariants } from './peer-pg.js';
 import { durability, withPgStore } from './pg.js';
 
 type Increment = Command<'Increment', { counter: string; by: number }>;
@@ -43,10 +44,24 @@ function commands(n: number, inFlight: number): Promise<number> {
 export async function commandPgBench(options: BenchOptions): Promise<Metrics> {
   const q = options.quick;
   const rounds = q ? 1 : 3;
+  const n = q ? 1000 : 5000;
+  const nConcurrent = q ? 3000 : 30000;
   const settings = await durability();
-  const metrics = await sideBySide(rounds, {
-    commands_per_s: () => commands(q ? 1000 : 5000, 1),
-    concurrent_commands_per_s: () => commands(q ? 3000 : 30000, 50),
+  const peer = await peerPgVariants(options.peer, {
+    peer_commands_per_s: (p, url) => p.peerCommands(url, n, 1),
+    peer_concurrent_commands_per_s: (p, url) => p.peerCommands(url, nConcurrent, 50),
   });
+  const metrics = await sideBySide(rounds, {
+    commands_per_s: () => commands(n, 1),
+    concurrent_commands_per_s: () => commands(nConcurrent, 50),
+    ...peer,
+  });
+  if (metrics['peer_commands_per_s'] !== undefined) {
+    metrics['commands_vs_peer'] = ratio(metrics['commands_per_s'], metrics['peer_commands_per_s']);
+    metrics['concurrent_commands_vs_peer'] = ratio(
+      metrics['concurrent_commands_per_s'],
+      metrics['peer_concurrent_commands_per_s'],
+    );
+  }
   return { ...metrics, ...settings };
 }
