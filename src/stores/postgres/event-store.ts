@@ -66,6 +66,7 @@ const expectedCode = (e: ExpectedVersion | undefined): string => {
 };
 
 const APPEND = 'SELECT tworooms_append($1, $2, $3, $4, $5, $6) AS r';
+const APPEND_MANY = 'SELECT tworooms_append_many($1, $2, $3, $4, $5, $6, $7) AS r';
 const STREAM = `SELECT v.version, e.position, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
   FROM (SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1) v
   LEFT JOIN LATERAL (SELECT * FROM events WHERE stream_id = $1 AND stream_version >= $2
@@ -201,67 +202,89 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
     return group;
   }
 
-  /** Runs one group in one transaction; settles its jobs; returns the new head, if any. */
+  /** Runs one group in one transaction and settles its jobs. */
   private async runGroup(group: Job[]): Promise<void> {
-    if (group.length === 1 && group[0]!.fn === undefined) return this.runLoneAppend(group[0]!);
-    let w: pg.PoolClient;
-    try {
-      w = await this.connectWriter();
-    } catch (error) {
-      for (const job of group) job.reject(error);
-      return;
-    }
+    const appends = group.filter((j) => j.fn === undefined);
+    const fns = group.filter((j) => j.fn !== undefined);
+    if (fns.length === 0) return this.runAppends(appends);
     const shared = group.length > 1;
     const settled: Settled[] = [];
     let head: bigint | undefined;
     try {
+      const w = await this.connectWriter();
       await w.query('BEGIN');
-      for (const job of group) {
-        // A plain append cannot fail half-way (a conflict writes nothing): it needs no savepoint.
+      // Plain appends first, all in one statement: a conflict writes nothing and raises nothing,
+      // so they need no savepoint.
+      if (appends.length > 0) {
+        const results = await this.appendMany(w, appends);
+        for (const [i, r] of results.entries()) {
+          settled.push(settledAppend(appends[i]!, r));
+          if (!(r instanceof Error) && appends[i]!.append.events.length > 0) head = r.lastPosition;
+        }
+      }
+      for (const job of fns) {
         // Savepoints nest (no RELEASE: one round trip less); COMMIT keeps every one not rolled back.
-        const savepoint = shared && job.fn !== undefined;
-        if (savepoint) await w.query('SAVEPOINT job');
+        if (shared) await w.query('SAVEPOINT job');
         try {
           const { outcome, last } = await this.runJob(w, job);
           if (last !== undefined) head = last;
           settled.push({ job, ok: true, value: outcome });
         } catch (error) {
-          if (savepoint) await w.query('ROLLBACK TO SAVEPOINT job');
-          else if (!(shared && error instanceof ConcurrencyConflict)) throw error;
+          if (!shared) throw error;
+          await w.query('ROLLBACK TO SAVEPOINT job');
           settled.push({ job, ok: false, value: error });
         }
       }
       await w.query('COMMIT');
-      // Signalled before the callers are answered, so that a caller finds its listeners told.
-      if (head !== undefined) this.heads.committed(head);
     } catch (error) {
       await this.rollback(error);
-      if (shared && !isConnectionError(error)) {
-        // Something outside any one job failed (e.g. a deadlock with another process): run
-        // each job again alone, so that one job's trouble stays its own.
-        for (const job of group) job.alone = true;
-        this.queue.unshift(...group);
-      } else {
-        // Alone, or the connection broke (a COMMIT's outcome is then unknown: never re-run).
-        for (const job of group) job.reject(error);
-      }
+      this.failed(group, error);
       return;
     }
+    this.settle(settled, head);
+  }
+
+  /** Plain appends only: one statement in autocommit, one round trip for the whole group. */
+  private async runAppends(group: Job[]): Promise<void> {
+    try {
+      const w = await this.connectWriter();
+      const results =
+        group.length === 1
+          ? [await this.appendWith(w, group[0]!.append, undefined).catch(conflictOnly)]
+          : await this.appendMany(w, group);
+      let head: bigint | undefined;
+      for (const [i, r] of results.entries())
+        if (!(r instanceof Error) && group[i]!.append.events.length > 0) head = r.lastPosition;
+      this.settle(
+        group.map((job, i) => settledAppend(job, results[i]!)),
+        head,
+      );
+    } catch (error) {
+      await this.recoverWriter(error);
+      this.failed(group, error);
+    }
+  }
+
+  /** Signals the new head (before answering, so a caller finds its listeners told), then answers. */
+  private settle(settled: readonly Settled[], head: bigint | undefined): void {
+    if (head !== undefined) this.heads.committed(head);
     for (const s of settled) {
       if (s.ok) s.job.resolve(s.value as TransactOutcome<unknown>);
       else s.job.reject(s.value);
     }
   }
 
-  private async runLoneAppend(job: Job): Promise<void> {
-    try {
-      const r = await this.appendWith(await this.connectWriter(), job.append, undefined);
-      if (job.append.events.length > 0) this.heads.committed(r.lastPosition);
-      job.resolve({ replayed: false, value: r, position: r.lastPosition });
-    } catch (error) {
-      await this.recoverWriter(error);
-      job.reject(error);
+  /** A transaction failed as a whole. */
+  private failed(group: Job[], error: unknown): void {
+    if (group.length > 1 && !isConnectionError(error)) {
+      // Something outside any one job failed (e.g. a deadlock with another process): run each
+      // job again alone, so that one job's trouble stays its own.
+      for (const job of group) job.alone = true;
+      this.queue.unshift(...group);
+      return;
     }
+    // Alone, or the connection broke (a COMMIT's outcome is then unknown: never re-run).
+    for (const job of group) job.reject(error);
   }
 
   private async rollback(cause: unknown): Promise<void> {
@@ -291,13 +314,7 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
     job: Job,
   ): Promise<{ outcome: TransactOutcome<unknown>; last: bigint | undefined }> {
     const { options } = job;
-    if (!job.fn) {
-      const r = await this.appendWith(w, job.append, options.metadata);
-      return {
-        outcome: { replayed: false, value: r, position: r.lastPosition },
-        last: job.append.events.length > 0 ? r.lastPosition : undefined,
-      };
-    }
+    const fn = job.fn!;
     const key = options.idempotency;
     if (key) {
       const found = await w.query<{ fingerprint: string; result: string }>(
@@ -324,7 +341,7 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
       },
       readStream: (streamId, readOptions) => readStreamWith(w, streamId, readOptions),
     };
-    const value = await job.fn(tx);
+    const value = await fn(tx);
     const position =
       last ??
       toBig(
@@ -338,6 +355,38 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
       ]);
     }
     return { outcome: { replayed: false, value, position }, last };
+  }
+
+  /** Runs plain appends in one statement; a conflict comes back as its error. */
+  private async appendMany(
+    client: PgClient,
+    jobs: readonly Job[],
+  ): Promise<Array<AppendResult | ConcurrencyConflict>> {
+    const streams: string[] = [];
+    const expected: string[] = [];
+    const counts: number[] = [];
+    const types: string[] = [];
+    const data: string[] = [];
+    const metadata: string[] = [];
+    for (const { append } of jobs) {
+      streams.push(append.streamId);
+      expected.push(expectedCode(append.options.expectedVersion));
+      counts.push(append.events.length);
+      for (const e of append.events) {
+        types.push(e.type);
+        data.push(JSON.stringify(e.data));
+        metadata.push(JSON.stringify(eventMetadata(e, append.options.metadata)));
+      }
+    }
+    const res = await client.query<{ r: string[] }>({
+      name: 'tworooms_append_many',
+      text: APPEND_MANY,
+      values: [streams, expected, counts, types, data, metadata, this.clock()],
+    });
+    const flat = res.rows[0]!.r.map(BigInt);
+    return jobs.map(({ append }, i) =>
+      toAppendResult(append, flat[3 * i]!, flat[3 * i + 1]!, flat[3 * i + 2]!),
+    );
   }
 
   private async appendWith(
@@ -362,9 +411,10 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
         this.clock(),
       ],
     });
-    const [version, first, lastPos] = res.rows[0]!.r.map(BigInt) as [bigint, bigint, bigint];
-    if (first === -1n) throw new ConcurrencyConflict(streamId, expectedText(options), version);
-    return { streamVersion: version, firstPosition: first, lastPosition: lastPos };
+    const [version, first, last] = res.rows[0]!.r.map(BigInt) as [bigint, bigint, bigint];
+    const r = toAppendResult(append, version, first, last);
+    if (r instanceof ConcurrencyConflict) throw r;
+    return r;
   }
 
   readStream<E extends Event = Event>(
@@ -427,10 +477,27 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   }
 }
 
-const expectedText = (options: AppendOptions): string => {
-  const e = options.expectedVersion;
-  return e === undefined ? 'any' : e.toString();
+/** The function's {version, first, last}: a result, or the conflict it reports (first = -1). */
+function toAppendResult(
+  append: Job['append'],
+  version: bigint,
+  first: bigint,
+  last: bigint,
+): AppendResult | ConcurrencyConflict {
+  if (first !== -1n) return { streamVersion: version, firstPosition: first, lastPosition: last };
+  const e = append.options.expectedVersion;
+  return new ConcurrencyConflict(append.streamId, e === undefined ? 'any' : e.toString(), version);
+}
+
+const conflictOnly = (error: unknown): ConcurrencyConflict => {
+  if (error instanceof ConcurrencyConflict) return error;
+  throw error;
 };
+
+const settledAppend = (job: Job, r: AppendResult | ConcurrencyConflict): Settled =>
+  r instanceof ConcurrencyConflict
+    ? { job, ok: false, value: r }
+    : { job, ok: true, value: { replayed: false, value: r, position: r.lastPosition } };
 
 async function readStreamWith<E extends Event>(
   client: PgClient | pg.Pool,
