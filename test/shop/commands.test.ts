@@ -402,7 +402,7 @@ describe.each(STACKS)('on %s', (stack) => {
     });
   });
 
-  describe('the level-1 search index (real SQLite FTS5)', () => {
+  describe('the level-1 search index (the real index of the store)', () => {
     beforeEach(async () => {
       await shop.close();
       shop = await openShop({ realFullText: true, stack });

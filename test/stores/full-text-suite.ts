@@ -82,6 +82,16 @@ export function fullTextSuite(name: string, fixture: FullTextFixture): void {
       });
     });
 
+    it('ranks the shorter of two equal matches first', async () => {
+      await fts.upsert(
+        sql,
+        INDEX,
+        doc('a-long', 'Kettle', 'see the leaves unfurl slowly', 'kitchen'),
+      );
+      await fts.upsert(sql, INDEX, doc('b-short', 'Whisk', 'bamboo', 'kitchen'));
+      expect(await ids('kitchen')).toEqual(['b-short', 'a-long']);
+    });
+
     it('upsert replaces a document and remove forgets it (unknown ids are no-ops)', async () => {
       await fts.upsert(sql, INDEX, doc('p1', 'Oolong', 'roasted'));
       await fts.upsert(sql, INDEX, doc('p1', 'Sencha', 'steamed'));

@@ -61,10 +61,16 @@ export function tsqueryLiteral(query: string): string | undefined {
 
 /** ts_rank weights {D, C, B, A}: title 1, body 0.3, extra 0.1 (the FTS5 index's 10/3/1). */
 const WEIGHTS = '{0.1, 0.1, 0.3, 1.0}';
+/**
+ * Normalisation 1 divides by 1 + log(document length): among equal matches the shorter
+ * document ranks first, as with FTS5's bm25.
+ */
+const SHORTER_FIRST = 1;
 
 /**
  * `FullTextIndex` on PostgreSQL: one table per index (`id`, a weighted `tsvector`) with a GIN
- * index; matches ranked by `ts_rank` (title over body over extra), ties by id (byte order).
+ * index; matches ranked by `ts_rank` (title over body over extra, shorter documents first),
+ * ties by id (byte order).
  * @example
  *   await postgresFullText.setup(sql, 'products_fts');
  *   await postgresFullText.upsert(sql, 'products_fts', { id: 'p1', title: 'Green tea', body: '…', extra: 'Tea' });
@@ -104,7 +110,7 @@ export const postgresFullText: FullTextIndex = {
     if (total === 0 || page.limit <= 0) return { ids: [], total };
     const rows = await sql.all<{ id: string }>(
       `SELECT id FROM ${t}, CAST(? AS TSQUERY) AS q WHERE doc @@ q
-       ORDER BY ts_rank('${WEIGHTS}', doc, q) DESC, id COLLATE "C" LIMIT ? OFFSET ?`,
+       ORDER BY ts_rank('${WEIGHTS}', doc, q, ${SHORTER_FIRST}) DESC, id COLLATE "C" LIMIT ? OFFSET ?`,
       [match, page.limit, Math.max(0, page.offset)],
     );
     return { ids: rows.map((r) => r.id), total };
