@@ -1,5 +1,6 @@
 // Part of the composition root: opens the write and read sides on the configured stores
 // (SQLite files or PostgreSQL databases) and hands the shop the same ports either way.
+import type pg from 'pg';
 import { type Config, ConfigError, isPostgresUrl } from './config.js';
 import {
   type EventLog,
@@ -21,6 +22,8 @@ import {
   PostgresReadStore,
   pgSql,
   postgresFullText,
+  takeSetupLock,
+  withSetupLock,
 } from './stores/postgres/index.js';
 import {
   migrate as migrateSqlite,
@@ -103,7 +106,7 @@ async function openPostgresWriteSide(config: Config): Promise<WriteSide> {
   const store = await PostgresEventStore.open({ connectionString: config.writeDb });
   try {
     await migratePostgres(store.pool, WRITE_MIGRATIONS);
-    await postgresFullText.setup(pgSql(store.pool), PRODUCTS_FTS);
+    await withSetupLock(store.pool, (sql) => postgresFullText.setup(sql, PRODUCTS_FTS));
     await warnOnCollation(pgSql(store.pool), 'TWOROOMS_WRITE_DB');
   } catch (error) {
     await store.close();
@@ -149,8 +152,17 @@ async function openPostgresReadSide(config: Config): Promise<ReadSide> {
   const store = await PostgresReadStore.open({ connectionString: config.readDb });
   const fullText = postgresFullText;
   await warnOnCollation(pgSql(store.readOnly()), 'TWOROOMS_READ_DB');
+  const toDb = (db: pg.PoolClient): ProjectionDb => ({ sql: pgSql(db), fullText });
   return {
-    store: mapReadStore(store, (db) => ({ sql: pgSql(db), fullText })),
+    store: {
+      ...mapReadStore(store, toDb),
+      // Processes starting together create the same read-model tables: one at a time.
+      setup: (projections) =>
+        store.transact(async (tx) => {
+          await takeSetupLock(tx.db);
+          for (const p of projections) await p.setup?.(toDb(tx.db));
+        }),
+    },
     reader: () => pgSql(store.readOnly()),
     close: () => store.close(),
   };

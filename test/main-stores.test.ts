@@ -13,9 +13,9 @@ import {
   type TestDatabase,
 } from '../src/stores/postgres/test-db.js';
 
-const stacks = (await postgresReachable())
-  ? (['sqlite', 'postgres'] as const)
-  : (['sqlite'] as const);
+const stacks: readonly ('sqlite' | 'postgres')[] = (await postgresReachable())
+  ? ['sqlite', 'postgres']
+  : ['sqlite'];
 
 describe.each(stacks)('openWriteSide / openReadSide (%s)', (stack) => {
   let dir: string;
@@ -69,3 +69,37 @@ describe.each(stacks)('openWriteSide / openReadSide (%s)', (stack) => {
     }
   });
 });
+
+describe.skipIf(!stacks.includes('postgres'))(
+  'several processes starting at once (postgres)',
+  () => {
+    it('migrate and set up the same fresh databases without tripping over each other', async () => {
+      const dbs = await Promise.all([
+        createTestDatabase('tw_start_w'),
+        createTestDatabase('tw_start_r'),
+      ]);
+      const dir = mkdtempSync(join(tmpdir(), 'tworooms-start-'));
+      try {
+        const config = loadConfig({
+          TWOROOMS_DATA_DIR: dir,
+          TWOROOMS_WRITE_DB: dbs[0]!.url,
+          TWOROOMS_READ_DB: dbs[1]!.url,
+        });
+        const start = async () => {
+          const write = await openWriteSide(config);
+          const read = await openReadSide(config);
+          await read.store.setup(shopProjections());
+          return async () => {
+            await write.close();
+            await read.close();
+          };
+        };
+        const closers = await Promise.all(Array.from({ length: 4 }, start));
+        for (const close of closers) await close();
+      } finally {
+        await Promise.all(dbs.map((d) => d.drop()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);

@@ -13,4 +13,5 @@ export {
   postgresReadStoreMigrations,
 } from './read-store.js';
 export { eventLogMigrations } from './schema.js';
+export { takeSetupLock, withSetupLock } from './setup-lock.js';
 export { numberPlaceholders, pgSql } from './sql.js';

@@ -4,6 +4,7 @@ import { Mutex } from '../../core/mutex.js';
 import type { Checkpoint, Projection, ReadStore, ReadTx } from '../../core/projection.js';
 import { migrate } from './migrate.js';
 import { openPool } from './pool.js';
+import { takeSetupLock } from './setup-lock.js';
 
 export interface PostgresReadStoreOptions {
   /** The read DB: read models and their checkpoints, a database apart from the write DB. */
@@ -90,6 +91,8 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
 
   async setup(projections: readonly Projection<Event, pg.PoolClient>[]): Promise<void> {
     await this.transact(async (tx) => {
+      // Processes starting together create the same tables: one at a time (see withSetupLock).
+      await takeSetupLock(tx.db);
       for (const p of projections) await p.setup?.(tx.db);
     });
   }
