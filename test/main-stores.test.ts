@@ -87,15 +87,25 @@ describe.skipIf(!stacks.includes('postgres'))(
         });
         const start = async () => {
           const write = await openWriteSide(config);
-          const read = await openReadSide(config);
-          await read.store.setup(shopProjections());
-          return async () => {
+          const read = await openReadSide(config).catch(async (e) => {
+            await write.close();
+            throw e;
+          });
+          const close = async () => {
             await write.close();
             await read.close();
           };
+          await read.store.setup(shopProjections()).catch(async (e) => {
+            await close();
+            throw e;
+          });
+          return close;
         };
-        const closers = await Promise.all(Array.from({ length: 4 }, start));
-        for (const close of closers) await close();
+        // Every process that started is closed before the databases go, even if one failed.
+        const started = await Promise.allSettled(Array.from({ length: 4 }, start));
+        for (const s of started) if (s.status === 'fulfilled') await s.value();
+        const failed = started.find((s) => s.status === 'rejected');
+        if (failed) throw failed.reason;
       } finally {
         await Promise.all(dbs.map((d) => d.drop()));
         rmSync(dir, { recursive: true, force: true });
