@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { redact } from '../src/cli/migrate.js';
 import { ConfigError, isPostgresUrl, loadConfig } from '../src/config.js';
 
 describe('loadConfig: the write and read DBs', () => {
@@ -43,5 +44,15 @@ describe('loadConfig: the write and read DBs', () => {
     expect(() => loadConfig({ TWOROOMS_WRITE_DB: 'mysql://u:hunter2@h/db' })).toThrow(
       /^(?!.*hunter2)/,
     );
+  });
+});
+
+describe('redact', () => {
+  it('hides a URL password and leaves everything else as it is', () => {
+    expect(redact('postgres://app:s3cr%40t@db.example:5432/shop')).toBe(
+      'postgres://app:…@db.example:5432/shop',
+    );
+    expect(redact('postgresql://app@db/shop')).toBe('postgresql://app@db/shop');
+    expect(redact('/data/write.db')).toBe('/data/write.db');
   });
 });
