@@ -565,6 +565,32 @@ describe.each(MODES)('refusals (%s, %s)', (mode, stack) => {
     ]);
   });
 
+  it('text with a NUL character (U+0000) is 400 VALIDATION_FAILED on every store, and changes nothing', async () => {
+    const nul = (r: Reply) => {
+      expectError(r, 400, 'VALIDATION_FAILED');
+      expect(r.body.error.message).toBe('Text must not contain the NUL character (U+0000).');
+    };
+    await refusedAll([
+      ['POST', '/api/categories', { body: { name: 'a\u0000b' }, token: t.adminToken }, nul],
+      [
+        'POST',
+        '/api/products',
+        {
+          body: { sku: 'NUL', name: 'N', description: 'd\u0000', categoryId: cat, priceCents: 1 },
+          token: t.adminToken,
+        },
+        nul,
+      ],
+      ['POST', '/api/customers', { body: { email: 'a\u0000@example.com', name: 'N' } }, nul],
+      [
+        'POST',
+        `/api/products/${product}/reviews`,
+        { body: { rating: 5, text: 'fine\u0000' }, token: customer.token },
+        nul,
+      ],
+    ]);
+  });
+
   it('out-of-range pages and bad consistency parameters are 400 VALIDATION_FAILED', async () => {
     const cases: Parameters<typeof refusedAll>[0] = [];
     for (const base of [

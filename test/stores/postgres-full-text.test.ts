@@ -36,6 +36,22 @@ if (reachable) {
     readOnlyError: /read-only transaction/,
   });
 
+  describe('postgresFullText with a document near the 1 MB request limit', () => {
+    it('indexes it (words past the tsvector budget are left out) instead of failing', async () => {
+      const sql = pgSql(pool);
+      await pool.query('DROP TABLE IF EXISTS big');
+      await postgresFullText.setup(sql, 'big');
+      // ~150,000 distinct words, ~1 MB of text.
+      const words = Array.from({ length: 150_000 }, (_, i) => `w${i.toString(36)}x`);
+      const body = words.join(' ');
+      expect(body.length).toBeGreaterThan(900_000);
+      await postgresFullText.upsert(sql, 'big', { id: 'b', title: 'Huge', body, extra: '' });
+      expect(
+        (await postgresFullText.search(sql, 'big', 'huge w0x', { limit: 1, offset: 0 })).ids,
+      ).toEqual(['b']);
+    });
+  });
+
   describe('postgresFullText under any input', () => {
     it('never fails on what a user types, and finds a document by its own words', async () => {
       const sql = pgSql(pool);

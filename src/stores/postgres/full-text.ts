@@ -17,6 +17,11 @@ const MAX_LEXEME_BYTES = 2046;
 const MAX_POSITION = 16_383;
 /** Positions kept per lexeme: enough for ranking, and the vector stays small. */
 const MAX_POSITIONS = 64;
+/**
+ * A tsvector holds at most 1 MB; a description near the 1 MB request limit could need more.
+ * Words past this budget (estimated as PostgreSQL stores them) are left out of the index.
+ */
+const MAX_VECTOR_BYTES = 900_000;
 
 /** The lexemes of a text: lower-cased, accents folded, over-long words dropped. */
 export function lexemes(text: string): string[] {
@@ -34,6 +39,7 @@ export function lexemes(text: string): string[] {
 export function tsvectorLiteral(doc: FullTextDocument): string {
   const positions = new Map<string, string[]>();
   let at = 0;
+  let bytes = 0;
   for (const [field, weight] of [
     [doc.title, 'A'],
     [doc.body, 'B'],
@@ -41,9 +47,19 @@ export function tsvectorLiteral(doc: FullTextDocument): string {
   ] as const) {
     for (const lexeme of lexemes(field)) {
       at = Math.min(at + 1, MAX_POSITION);
-      const list = positions.get(lexeme) ?? [];
-      if (list.length < MAX_POSITIONS) list.push(`${at}${weight}`);
-      positions.set(lexeme, list);
+      let list = positions.get(lexeme);
+      if (!list) {
+        // Entry (4), the lexeme, alignment and position count (4), then 2 per position.
+        const cost = 8 + Buffer.byteLength(lexeme);
+        if (bytes + cost > MAX_VECTOR_BYTES) continue;
+        bytes += cost;
+        list = [];
+        positions.set(lexeme, list);
+      }
+      if (list.length < MAX_POSITIONS) {
+        list.push(`${at}${weight}`);
+        bytes += 2;
+      }
     }
   }
   return [...positions].map(([lexeme, list]) => `'${lexeme}':${list.join(',')}`).join(' ');

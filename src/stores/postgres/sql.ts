@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Sql } from '../../core/sql.js';
+import { refuseNul, type Sql } from '../../core/sql.js';
 
 const INT8 = 20;
 const NUMERIC = 1700;
@@ -62,12 +62,14 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  *   const row = await sql.get<{ n: number }>('SELECT count(*) AS n FROM products WHERE active = ?', [1]);
  */
 export function pgSql(client: Queryable): Sql {
-  const query = (text: string, params: readonly unknown[] | undefined) =>
-    client.query({
+  const query = (text: string, params: readonly unknown[] | undefined) => {
+    if (params) refuseNul(params);
+    return client.query({
       text: numberPlaceholders(text),
       values: params ? params.map(toPg) : [],
       types: numbersAsNumbers,
     });
+  };
   return {
     dialect: 'postgres',
     run: async (text, params) => ({ changes: (await query(text, params)).rowCount ?? 0 }),
