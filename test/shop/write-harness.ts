@@ -97,8 +97,6 @@ interface WriteDb {
   /** Outside any transaction (sees committed rows). */
   readonly sql: Sql;
   readonly realFullText: FullTextIndex;
-  /** The SQLite store itself, on the SQLite stack (for tests that are about SQLite). */
-  readonly sqlite?: SqliteEventStore;
   close(): Promise<void>;
 }
 
@@ -111,7 +109,6 @@ async function sqliteWriteDb(): Promise<WriteDb> {
     log: sqlite.log,
     sql: sqliteSql(sqlite.db),
     realFullText: sqliteFullText,
-    sqlite,
     async close() {
       await sqlite.close();
       rmSync(dir, { recursive: true, force: true });
@@ -181,7 +178,8 @@ export async function openShop(options: { realFullText?: boolean; stack?: Stack 
   const shop = {
     /** The event log (read it, or append beside the handlers). */
     events: log,
-    sqlite: write.sqlite,
+    /** The write DB outside any transaction (level-1 reads in tests). */
+    sql,
     store,
     fullText,
     bus,
