@@ -17,7 +17,7 @@ const RAW_TABLE = `CREATE TABLE t (id bigserial PRIMARY KEY, stream text NOT NUL
  * The ceiling: the bare `pg` driver, one-row autocommit INSERTs (a prepared statement) into a
  * table with the log's (stream, version) index, from `inFlight` connections at once.
  */
-async function rawInserts(n: number, inFlight: number): Promise<number> {
+export async function rawInserts(n: number, inFlight: number): Promise<number> {
   return withDatabase(async (url) => {
     const clients = Array.from(
       { length: inFlight },

@@ -1,5 +1,6 @@
 import { type Command, commandBus, type Decider, eventSourcedHandler } from '../src/core/index.js';
 import type { PostgresEventStore } from '../src/stores/postgres/index.js';
+import { rawInserts } from './append-pg.js';
 import { type BenchOptions, type Metrics, rate, ratio, sideBySide } from './lib.js';
 import { peerPgVariants } from './peer-pg.js';
 import { durability, withPgStore } from './pg.js';
@@ -52,10 +53,17 @@ export async function commandPgBench(options: BenchOptions): Promise<Metrics> {
     peer_concurrent_commands_per_s: (p, url) => p.peerCommands(url, nConcurrent, 50),
   });
   const metrics = await sideBySide(rounds, {
+    raw_insert_per_s: () => rawInserts(n, 1),
+    raw_insert_50_in_flight_per_s: () => rawInserts(nConcurrent, 50),
     commands_per_s: () => commands(n, 1),
     concurrent_commands_per_s: () => commands(nConcurrent, 50),
     ...peer,
   });
+  // Each command records one event: commands/s are events/s.
+  metrics['concurrent_commands_vs_raw_50_in_flight'] = ratio(
+    metrics['concurrent_commands_per_s'],
+    metrics['raw_insert_50_in_flight_per_s'],
+  );
   if (metrics['peer_commands_per_s'] !== undefined) {
     metrics['commands_vs_peer'] = ratio(metrics['commands_per_s'], metrics['peer_commands_per_s']);
     metrics['concurrent_commands_vs_peer'] = ratio(

@@ -20,9 +20,13 @@ import type {
   WriteStore,
   WriteTx,
 } from '../../core/write-store.js';
+import { type BatchJob, runBatched } from './batch.js';
 import { HeadWatcher } from './head-watcher.js';
 import { migrate } from './migrate.js';
+import { Prelude, textArray } from './prelude.js';
+import { type EventRow, toEvent } from './rows.js';
 import { eventLogMigrations } from './schema.js';
+import { StreamReader } from './stream-reader.js';
 
 // int8 columns come back as decimal strings; positions and versions become bigints here.
 const toBig = (v: string | null): bigint => (v === null ? 0n : BigInt(v));
@@ -35,28 +39,6 @@ export interface PostgresEventStoreOptions {
   readonly maxGroup?: number;
   readonly clock?: () => Date;
 }
-
-interface EventRow {
-  position: string;
-  id: string;
-  stream_id: string;
-  stream_version: string;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: Date;
-}
-
-const toEvent = (r: EventRow): RecordedEvent => ({
-  position: BigInt(r.position),
-  id: r.id,
-  streamId: r.stream_id,
-  streamVersion: BigInt(r.stream_version),
-  type: r.type,
-  data: JSON.parse(r.data),
-  metadata: JSON.parse(r.metadata),
-  recordedAt: r.recorded_at,
-});
 
 const expectedCode = (e: ExpectedVersion | undefined): string => {
   if (e === undefined || e === 'any') return '-1';
@@ -108,8 +90,11 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   private draining = false;
   private closed = false;
   private readonly maxGroup: number;
+  /** Groups to run the careful way before the batched fast path is tried again. */
+  private batchPause = 0;
   private readonly clock: () => Date;
   private readonly heads: HeadWatcher;
+  private readonly streams: StreamReader;
 
   private constructor(
     /** Readers and anything else that needs a connection to the write DB. */
@@ -119,6 +104,7 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   ) {
     this.maxGroup = options.maxGroup ?? 64;
     this.clock = options.clock ?? (() => new Date());
+    this.streams = new StreamReader(pool);
     this.heads = new HeadWatcher({
       connectionString: options.connectionString,
       horizon: () => this.horizon(),
@@ -207,16 +193,27 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
     const appends = group.filter((j) => j.fn === undefined);
     const fns = group.filter((j) => j.fn !== undefined);
     if (fns.length === 0) return this.runAppends(appends);
+    if (fns.length > 1 && appends.length === 0 && !fns.some((j) => j.options.idempotency)) {
+      if (this.batchPause > 0) this.batchPause--;
+      else if (await this.runBatch(fns)) return;
+      // The batched attempt was given up: try it again only after a few careful groups.
+      else this.batchPause = 8;
+    }
     const shared = group.length > 1;
     const settled: Settled[] = [];
     let head: bigint | undefined;
+    let prelude: Prelude | undefined;
     try {
       const w = await this.connectWriter();
-      await w.query('BEGIN');
+      prelude = new Prelude(w, shared);
       // Plain appends first, all in one statement: a conflict writes nothing and raises nothing,
       // so they need no savepoint.
       if (appends.length > 0) {
-        const results = await this.appendMany(w, appends);
+        await prelude.begin();
+        const results = await this.appendMany(
+          w,
+          appends.map((j) => j.append),
+        );
         for (const [i, r] of results.entries()) {
           settled.push(settledAppend(appends[i]!, r));
           if (!(r instanceof Error) && appends[i]!.append.events.length > 0) head = r.lastPosition;
@@ -224,24 +221,76 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
       }
       for (const job of fns) {
         // Savepoints nest (no RELEASE: one round trip less); COMMIT keeps every one not rolled back.
-        if (shared) await w.query('SAVEPOINT job');
+        prelude.nextJob();
         try {
-          const { outcome, last } = await this.runJob(w, job);
+          const { outcome, last } = await this.runJob(w, prelude, job);
           if (last !== undefined) head = last;
           settled.push({ job, ok: true, value: outcome });
         } catch (error) {
-          if (!shared) throw error;
-          await w.query('ROLLBACK TO SAVEPOINT job');
+          if (prelude.savepointTaken) await w.query('ROLLBACK TO SAVEPOINT job');
+          else if (!shared || prelude.statements > 0) throw error;
           settled.push({ job, ok: false, value: error });
         }
       }
-      await w.query('COMMIT');
+      if (prelude.inTransaction) await w.query('COMMIT');
     } catch (error) {
-      await this.rollback(error);
+      if (prelude?.inTransaction !== false) await this.rollback(error);
       this.failed(group, error);
       return;
     }
     this.settle(settled, head);
+  }
+
+  /**
+   * Group commit's fast path (see `runBatched`): true when the group committed and its jobs
+   * are settled; false when it must run again the careful way (nothing was kept).
+   */
+  private async runBatch(jobs: Job[]): Promise<boolean> {
+    let w: pg.PoolClient;
+    let begun = false;
+    try {
+      w = await this.connectWriter();
+      const outcomes = await runBatched(w, jobs as (Job & BatchJob)[], async (appends) => {
+        await w.query('BEGIN');
+        begun = true;
+        return this.appendMany(w, appends);
+      });
+      if (!outcomes) {
+        if (begun) await w.query('ROLLBACK');
+        return false;
+      }
+      let head: bigint | undefined;
+      let seen: bigint | undefined;
+      const settled: Settled[] = [];
+      for (const [i, o] of outcomes.entries()) {
+        const job = jobs[i]!;
+        if (!o.ok) {
+          settled.push({ job, ok: false, value: o.error });
+          continue;
+        }
+        if (o.last !== undefined && (head === undefined || o.last > head)) head = o.last;
+        let position = o.last;
+        if (position === undefined) {
+          // Recorded nothing: the head it saw.
+          seen ??= toBig(
+            (await w.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]!
+              .p,
+          );
+          position = seen;
+        }
+        settled.push({ job, ok: true, value: { replayed: false, value: o.value, position } });
+      }
+      if (begun) await w.query('COMMIT');
+      this.settle(settled, head);
+      return true;
+    } catch (error) {
+      if (begun) await this.rollback(error);
+      if (isConnectionError(error)) {
+        for (const job of jobs) job.reject(error);
+        return true;
+      }
+      return false;
+    }
   }
 
   /** Plain appends only: one statement in autocommit, one round trip for the whole group. */
@@ -251,7 +300,10 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
       const results =
         group.length === 1
           ? [await this.appendWith(w, group[0]!.append, undefined).catch(conflictOnly)]
-          : await this.appendMany(w, group);
+          : await this.appendMany(
+              w,
+              group.map((j) => j.append),
+            );
       let head: bigint | undefined;
       for (const [i, r] of results.entries())
         if (!(r instanceof Error) && group[i]!.append.events.length > 0) head = r.lastPosition;
@@ -311,15 +363,20 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
 
   private async runJob(
     w: pg.PoolClient,
+    prelude: Prelude,
     job: Job,
   ): Promise<{ outcome: TransactOutcome<unknown>; last: bigint | undefined }> {
     const { options } = job;
     const fn = job.fn!;
     const key = options.idempotency;
     if (key) {
-      const found = await w.query<{ fingerprint: string; result: string }>(
-        'SELECT * FROM tworooms_claim_key($1)',
-        [key.key],
+      const found = await prelude.run<{ fingerprint: string; result: string }>(
+        {
+          name: 'tworooms_claim_key',
+          text: 'SELECT * FROM tworooms_claim_key($1)',
+          values: [key.key],
+        },
+        () => `SELECT * FROM tworooms_claim_key(${w.escapeLiteral(key.key)})`,
       );
       const existing = found.rows[0];
       if (existing) {
@@ -328,31 +385,28 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
       }
     }
     let last: bigint | undefined;
+    const db = prelude.handle(w);
     const tx: WriteTx<pg.PoolClient> = {
-      db: w,
+      db,
       record: async (streamId, events, appendOptions = {}) => {
-        const r = await this.appendWith(
-          w,
-          { streamId, events, options: appendOptions },
-          options.metadata,
-        );
+        const append = { streamId, events, options: appendOptions };
+        const r = await this.appendWith(w, append, options.metadata, prelude);
         if (events.length > 0) last = r.lastPosition;
         return r;
       },
-      readStream: (streamId, readOptions) => readStreamWith(w, streamId, readOptions),
+      readStream: (streamId, readOptions) => readStreamWith(db, streamId, readOptions),
     };
     const value = await fn(tx);
     const position =
       last ??
       toBig(
-        (await w.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]!.p,
+        (await db.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]!.p,
       );
     if (key) {
-      await w.query('INSERT INTO idempotency_keys (key, fingerprint, result) VALUES ($1, $2, $3)', [
-        key.key,
-        key.fingerprint,
-        encodeJson({ value, position }),
-      ]);
+      await db.query(
+        'INSERT INTO idempotency_keys (key, fingerprint, result) VALUES ($1, $2, $3)',
+        [key.key, key.fingerprint, encodeJson({ value, position })],
+      );
     }
     return { outcome: { replayed: false, value, position }, last };
   }
@@ -360,7 +414,7 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   /** Runs plain appends in one statement; a conflict comes back as its error. */
   private async appendMany(
     client: PgClient,
-    jobs: readonly Job[],
+    appends: readonly Job['append'][],
   ): Promise<Array<AppendResult | ConcurrencyConflict>> {
     const streams: string[] = [];
     const expected: string[] = [];
@@ -368,7 +422,7 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
     const types: string[] = [];
     const data: string[] = [];
     const metadata: string[] = [];
-    for (const { append } of jobs) {
+    for (const append of appends) {
       streams.push(append.streamId);
       expected.push(expectedCode(append.options.expectedVersion));
       counts.push(append.events.length);
@@ -384,33 +438,40 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
       values: [streams, expected, counts, types, data, metadata, this.clock()],
     });
     const flat = res.rows[0]!.r.map(BigInt);
-    return jobs.map(({ append }, i) =>
+    return appends.map((append, i) =>
       toAppendResult(append, flat[3 * i]!, flat[3 * i + 1]!, flat[3 * i + 2]!),
     );
   }
 
+  /** One append: through `prelude` inside a transaction, else in autocommit on `client`. */
   private async appendWith(
     client: PgClient,
     append: Job['append'],
     txMetadata: MessageMetadata | undefined,
+    prelude?: Prelude,
   ): Promise<AppendResult> {
     const { streamId, events, options } = append;
     const shared =
       txMetadata && options.metadata
         ? { ...txMetadata, ...options.metadata }
         : (options.metadata ?? txMetadata);
-    const res = await client.query<{ r: string[] }>({
+    const expected = expectedCode(options.expectedVersion);
+    const types = events.map((e) => e.type);
+    const data = events.map((e) => JSON.stringify(e.data));
+    const metadata = events.map((e) => JSON.stringify(eventMetadata(e, shared)));
+    const at = this.clock();
+    const prepared = {
       name: 'tworooms_append',
       text: APPEND,
-      values: [
-        streamId,
-        expectedCode(options.expectedVersion),
-        events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => JSON.stringify(eventMetadata(e, shared))),
-        this.clock(),
-      ],
-    });
+      values: [streamId, expected, types, data, metadata, at],
+    };
+    const literal = () =>
+      `SELECT tworooms_append(${client.escapeLiteral(streamId)}, ${expected}, ${textArray(client, types)}, ` +
+      `${textArray(client, data)}, ${textArray(client, metadata)}, ` +
+      `${client.escapeLiteral(at.toISOString())}::timestamptz) AS r`;
+    const res = prelude
+      ? await prelude.run<{ r: string[] }>(prepared, literal)
+      : await client.query<{ r: string[] }>(prepared);
     const [version, first, last] = res.rows[0]!.r.map(BigInt) as [bigint, bigint, bigint];
     const r = toAppendResult(append, version, first, last);
     if (r instanceof ConcurrencyConflict) throw r;
@@ -421,6 +482,8 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
     streamId: string,
     options?: ReadStreamOptions,
   ): Promise<ReadStreamResult<E>> {
+    if ((options?.fromVersion ?? 1n) <= 1n && options?.maxCount === undefined)
+      return this.streams.read<E>(streamId);
     return readStreamWith<E>(this.pool, streamId, options);
   }
 
