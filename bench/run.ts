@@ -1,15 +1,19 @@
 // npm run bench -- <name> [--quick] [--no-peer]
 // Prints a table and writes bench/results/<name>.json: { name, machine, command, metrics }.
 import { appendBench } from './append.js';
+import { appendPgBench } from './append-pg.js';
 import { catalogBench } from './catalog.js';
 import { commandBench } from './command.js';
+import { commandPgBench } from './command-pg.js';
 import { type BenchOptions, type Metrics, machine, printTable, writeResult } from './lib.js';
 import { rebuildBench } from './rebuild.js';
 
 const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
   append: appendBench,
+  'append-pg': appendPgBench,
   catalog: catalogBench,
   command: commandBench,
+  'command-pg': commandPgBench,
   rebuild: rebuildBench,
 };
 

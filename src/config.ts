@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 /** Everything configurable, read once from flags and environment, with the embedded defaults. */
 export interface Config {
   readonly dataDir: string;
+  /** A SQLite file path, or a `postgres://` URL (see `isPostgresUrl`). */
   readonly writeDb: string;
+  /** A SQLite file path, or a `postgres://` URL: the same kind as `writeDb`. */
   readonly readDb: string;
   readonly readMode: 'read-model' | 'write-db';
   readonly port: number;
@@ -21,14 +23,40 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const sqlitePath = (value: string, name: string): string => {
-  if (/^(postgres|postgresql|mysql):\/\//.test(value)) {
+/** True for a PostgreSQL connection URL (`postgres://…` or `postgresql://…`). */
+export const isPostgresUrl = (value: string): boolean => /^postgres(ql)?:\/\//.test(value);
+
+/** A database setting: a PostgreSQL URL as given, or a SQLite file path made absolute. */
+const dbLocation = (value: string, name: string): string => {
+  if (isPostgresUrl(value)) {
+    try {
+      new URL(value);
+    } catch {
+      throw new ConfigError(`${name} is not a valid PostgreSQL URL.`);
+    }
+    return value;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^sqlite:/.test(value)) {
     throw new ConfigError(
-      `${name}=${value}: only SQLite files are supported in this version (PostgreSQL arrives with the production stack).`,
+      `${name}=${value.replace(/\/\/[^@/]*@/, '//…@')}: expected a SQLite file path or a postgres:// URL.`,
     );
   }
   return resolve(value.replace(/^sqlite:(\/\/)?/, ''));
 };
+
+/** The write and read DBs are both SQLite files or both PostgreSQL databases. */
+function sameKind(writeDb: string, readDb: string): void {
+  if (isPostgresUrl(writeDb) !== isPostgresUrl(readDb)) {
+    throw new ConfigError(
+      'TWOROOMS_WRITE_DB and TWOROOMS_READ_DB must both be SQLite files or both postgres:// URLs (got one of each).',
+    );
+  }
+  if (writeDb === readDb) {
+    throw new ConfigError(
+      'TWOROOMS_WRITE_DB and TWOROOMS_READ_DB must name two different databases: read models live apart from the write DB.',
+    );
+  }
+}
 
 const integer = (
   value: string | undefined,
@@ -61,10 +89,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sync = (env['TWOROOMS_SQLITE_SYNCHRONOUS'] || 'full').toLowerCase();
   if (sync !== 'normal' && sync !== 'full')
     throw new ConfigError('TWOROOMS_SQLITE_SYNCHRONOUS must be normal or full.');
+  const writeDb = dbLocation(
+    env['TWOROOMS_WRITE_DB'] || `${dataDir}/write.db`,
+    'TWOROOMS_WRITE_DB',
+  );
+  const readDb = dbLocation(env['TWOROOMS_READ_DB'] || `${dataDir}/read.db`, 'TWOROOMS_READ_DB');
+  sameKind(writeDb, readDb);
   return {
     dataDir,
-    writeDb: sqlitePath(env['TWOROOMS_WRITE_DB'] || `${dataDir}/write.db`, 'TWOROOMS_WRITE_DB'),
-    readDb: sqlitePath(env['TWOROOMS_READ_DB'] || `${dataDir}/read.db`, 'TWOROOMS_READ_DB'),
+    writeDb,
+    readDb,
     readMode,
     port: integer(env['PORT'], 'PORT', 3000, 0, 65535),
     host: env['HOST'] || '127.0.0.1',

@@ -9,8 +9,6 @@ import {
   commandBus,
   idempotency,
   inProcessJobs,
-  mapReadStore,
-  mapWriteStore,
   observe,
   projector,
   queryBus,
@@ -20,23 +18,19 @@ import {
 import type { JobQueue } from './core/jobs.js';
 import { buildApp } from './http/app.js';
 import { shopMetrics } from './http/metrics.js';
+import {
+  openReadSide,
+  openSqliteWriteStore,
+  openWriteSide,
+  type WriteSide,
+} from './main-stores.js';
 import { CatalogCacheTags } from './shop/cache-tags.js';
-import { PRODUCTS_FTS } from './shop/catalog/handlers.js';
-import { shopReadIndexes } from './shop/catalog/l1-indexes.js';
 import { seedDemo } from './shop/demo.js';
 import { shopCommandHandlers } from './shop/handlers.js';
 import { ALSO_BOUGHT_JOB, alsoBoughtJob, alsoBoughtTriggers } from './shop/orders/also-bought.js';
 import { shopProjections, shopQueryHandlers } from './shop/query-handlers.js';
 import { shopReads } from './shop/reads.js';
-import { shopMigrations } from './shop/schema.js';
 import { InProcessCache } from './stores/memory/index.js';
-import {
-  migrate,
-  SqliteEventStore,
-  SqliteReadStore,
-  sqliteFullText,
-  sqliteSql,
-} from './stores/sqlite/index.js';
 
 export interface ShopOptions {
   /** Run the projector in this process (default true in read-model mode). */
@@ -44,16 +38,10 @@ export interface ShopOptions {
   readonly logger?: boolean | Record<string, unknown>;
 }
 
-/** Opens (and migrates) the write DB with the shop's schema and the level-1 search index. */
-export async function openWriteStore(config: Config): Promise<SqliteEventStore> {
-  const store = new SqliteEventStore({
-    path: config.writeDb,
-    synchronous: config.sqliteSynchronous,
-  });
-  migrate(store.db, [...shopMigrations, ...shopReadIndexes]);
-  await sqliteFullText.setup(sqliteSql(store.db), PRODUCTS_FTS);
-  return store;
-}
+export { openReadSide, openWriteSide, type ReadSide, type WriteSide } from './main-stores.js';
+
+/** Opens (and migrates) the embedded SQLite write DB (for `seed`, which loads it directly). */
+export const openWriteStore = openSqliteWriteStore;
 
 /** The admin token: from the environment, or made once and kept in the data directory. */
 export function adminTokenFor(config: Config): {
@@ -75,7 +63,8 @@ export interface Shop {
   readonly app: FastifyInstance;
   readonly config: Config;
   readonly adminToken: ReturnType<typeof adminTokenFor>;
-  readonly store: SqliteEventStore;
+  /** The write DB and its event log. */
+  readonly store: WriteSide;
   readonly projector: ReturnType<typeof projector> | undefined;
   /** Background jobs run by this process (with the projector), if any. */
   readonly jobs: JobQueue | undefined;
@@ -84,31 +73,38 @@ export interface Shop {
   close(): Promise<void>;
 }
 
-/** Wires the embedded shop: SQLite write DB + log, SQLite read DB, in-process cache and projector. */
+/**
+ * Wires the shop: the write DB + log and the read DB on SQLite files (the embedded default) or
+ * PostgreSQL, the in-process cache and projector.
+ */
 export async function createShop(config: Config, options: ShopOptions = {}): Promise<Shop> {
-  const store = await openWriteStore(config);
-  const fullText = sqliteFullText;
-  const writeStore = mapWriteStore(store, sqliteSql);
+  const write = await openWriteSide(config);
+  const { store: writeStore, fullText } = write;
   const readModelMode = config.readMode === 'read-model';
   const cache = readModelMode ? new InProcessCache({ ttlMs: config.cacheTtlMs }) : undefined;
   const tags = new CatalogCacheTags();
 
-  const readStore = new SqliteReadStore({ path: config.readDb });
-  const shopReadStore = mapReadStore(readStore, (db) => ({ sql: sqliteSql(db), fullText }));
-  // The read models' tables exist even in a process that does not project (an API-only node).
-  await shopReadStore.setup(shopProjections());
+  let read: Awaited<ReturnType<typeof openReadSide>>;
+  try {
+    read = await openReadSide(config);
+    // The read models' tables exist even in a process that does not project (an API-only node).
+    await read.store.setup(shopProjections());
+  } catch (error) {
+    await write.close();
+    throw error;
+  }
+  const shopReadStore = read.store;
   const runProjector = readModelMode && (options.projector ?? true);
-  const writeReader = store.readOnly();
   // Background jobs run where the projector runs: it is what notices the orders that trigger them.
   const jobs = runProjector ? inProcessJobs() : undefined;
   if (jobs) {
-    const alsoBought = alsoBoughtJob({ writeDb: sqliteSql(writeReader), readStore: shopReadStore });
+    const alsoBought = alsoBoughtJob({ writeDb: write.reader, readStore: shopReadStore });
     await alsoBought.setup();
     jobs.process(ALSO_BOUGHT_JOB, alsoBought.run);
   }
   const worker = runProjector
     ? projector({
-        log: store.log,
+        log: write.log,
         store: shopReadStore,
         projections: shopProjections(),
         onApplied: (name, events) => {
@@ -128,21 +124,19 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     middleware: [
       observe(metrics.observeCommand),
       retry(),
-      idempotency(store, { required: ['PlaceOrder', 'CheckOutCart'] }),
+      idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'] }),
     ],
   });
-  const l1 = queryBus(shopQueryHandlers('write-db'), {
-    db: { sql: sqliteSql(writeReader), fullText },
-  });
-  const readReader = readModelMode ? readStore.readOnly() : undefined;
+  const l1 = queryBus(shopQueryHandlers('write-db'), { db: { sql: write.reader, fullText } });
+  const readReader = readModelMode ? read.reader() : undefined;
   // Without a projector here, positions come from the checkpoints another process writes.
   const progress =
     worker ??
-    (readModelMode ? new CheckpointProgress(() => readStore.loadCheckpoints()) : undefined);
+    (readModelMode ? new CheckpointProgress(() => shopReadStore.loadCheckpoints()) : undefined);
   if (progress instanceof CheckpointProgress) await progress.refresh();
   const l2 = readReader
     ? queryBus(shopQueryHandlers('read-model'), {
-        db: { sql: sqliteSql(readReader), fullText },
+        db: { sql: readReader, fullText },
         ...(progress ? { progress } : {}),
         defaultWaitMs: config.defaultWaitMs,
       })
@@ -152,23 +146,23 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     ...(l2 ? { readModel: l2 } : {}),
     writeDb: l1,
     ...(cache ? { cache } : {}),
-    headPosition: () => store.headPosition(),
+    headPosition: () => write.headPosition(),
   });
   const adminToken = adminTokenFor(config);
-  const customerLookup = writeReader.prepare(
-    'SELECT id AS customerId FROM customers WHERE token_hash = ?',
-  );
 
   if (worker) await worker.start();
   const app = await buildApp({
     readMode: config.readMode,
     commands: bus,
     reads,
-    log: store.log,
+    log: write.log,
     auth: {
       adminToken: adminToken.token,
-      customerByTokenHash: async (hash) =>
-        customerLookup.get(hash) as { customerId: string } | undefined,
+      customerByTokenHash: (hash) =>
+        write.reader.get<{ customerId: string }>(
+          'SELECT id AS "customerId" FROM customers WHERE token_hash = ?',
+          [hash],
+        ),
     },
     ...(worker
       ? {
@@ -192,23 +186,21 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     app,
     config,
     adminToken,
-    store,
+    store: write,
     projector: worker,
     seedDemo: () =>
       seedDemo(
         bus,
         timeOrderedId,
-        async () => !store.db.prepare('SELECT 1 FROM categories LIMIT 1').get(),
+        async () => !(await write.reader.get('SELECT 1 AS found FROM categories LIMIT 1')),
       ),
     jobs,
     async close() {
       await app.close();
       await worker?.stop();
       await jobs?.close();
-      await store.close();
-      writeReader.close();
-      readReader?.close();
-      await readStore.close();
+      await write.close();
+      await read.close();
     },
   };
 }

@@ -1,16 +1,24 @@
 import type { Config } from '../config.js';
-import { mapReadStore } from '../core/index.js';
-import { openWriteStore } from '../main.js';
+import { openReadSide, openWriteSide } from '../main.js';
 import { shopProjections } from '../shop/query-handlers.js';
-import { SqliteReadStore, sqliteFullText, sqliteSql } from '../stores/sqlite/index.js';
 
+/** Creates or upgrades both databases (SQLite files or PostgreSQL), then closes them. */
 export async function migrateCommand(config: Config): Promise<void> {
-  const store = await openWriteStore(config);
-  const read = new SqliteReadStore({ path: config.readDb });
-  await mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })).setup(
-    shopProjections(),
-  );
-  await store.close();
-  await read.close();
-  console.log(`migrated: ${config.writeDb} and ${config.readDb}`);
+  const write = await openWriteSide(config);
+  try {
+    const read = await openReadSide(config);
+    try {
+      await read.store.setup(shopProjections());
+    } finally {
+      await read.close();
+    }
+  } finally {
+    await write.close();
+  }
+  console.log(`migrated: ${redact(config.writeDb)} and ${redact(config.readDb)}`);
+}
+
+/** A database location fit to print: a URL's password is hidden. */
+export function redact(location: string): string {
+  return location.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@/]*@/, '$1:…@');
 }

@@ -1,5 +1,6 @@
-import type { Config } from '../config.js';
+import { type Config, isPostgresUrl } from '../config.js';
 import { createShop } from '../main.js';
+import { redact } from './migrate.js';
 
 export async function serveCommand(
   config: Config,
@@ -44,6 +45,9 @@ export async function serveCommand(
       : `${shop.adminToken.token}  (${shop.adminToken.source === 'new' ? 'new, ' : ''}kept in ${shop.adminToken.file})`;
   console.log(`tworooms shop listening on ${url}`);
   console.log(`  reads: ${config.readMode}   data: ${config.dataDir}`);
+  if (isPostgresUrl(config.writeDb)) {
+    console.log(`  write DB: ${redact(config.writeDb)}   read DB: ${redact(config.readDb)}`);
+  }
   console.log(`  API docs: ${url}/docs   OpenAPI: ${url}/openapi.json`);
   console.log(`  admin token: ${token}`);
   console.log(`  try: curl ${url}/api/catalog`);

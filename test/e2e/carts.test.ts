@@ -2,7 +2,7 @@
 // only, merged lines, CART_CLOSED, CART_EMPTY, OUT_OF_STOCK leaving the cart as it was,
 // idempotent checkout, racing checkouts, and the dashboard's abandoned carts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_MODES, type Reply, startShop, type TestShop } from './harness.js';
+import { MODES, type Reply, startShop, type TestShop } from './harness.js';
 import {
   createCategory,
   createProduct,
@@ -25,7 +25,7 @@ type Cart = {
 
 const HOUR = 60 * 60 * 1000;
 
-describe.each(READ_MODES)('carts (%s)', (mode) => {
+describe.each(MODES)('carts (%s, %s)', (mode, stack) => {
   let t: TestShop;
   let ann: { customerId: string; token: string };
   let bob: { customerId: string; token: string };
@@ -61,7 +61,7 @@ describe.each(READ_MODES)('carts (%s)', (mode) => {
     );
 
   beforeAll(async () => {
-    t = await startShop(mode);
+    t = await startShop(mode, {}, stack);
     ann = await t.customer('Ann');
     bob = await t.customer('Bob');
     const category = await createCategory(t, 'Kitchen');

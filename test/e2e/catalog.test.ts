@@ -2,7 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shopProjections } from '../../src/shop/query-handlers.js';
-import { READ_MODES, startShop, type TestShop } from './harness.js';
+import { MODES, startShop, type TestShop } from './harness.js';
 import {
   DECIMAL,
   expectCommand,
@@ -18,7 +18,7 @@ import {
   until,
 } from './helpers.js';
 
-describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
+describe.each(MODES)('catalog, admin and system routes (%s, %s)', (mode, stack) => {
   let t: TestShop;
   let m: ShopModel;
   let tea: string;
@@ -30,7 +30,7 @@ describe.each(READ_MODES)('catalog, admin and system routes (%s)', (mode) => {
   const bulkIds: string[] = [];
 
   beforeAll(async () => {
-    t = await startShop(mode);
+    t = await startShop(mode, {}, stack);
     m = new ShopModel(t);
     bulk = await m.category('Bulk');
     tea = await m.category('Tea');

@@ -2,9 +2,10 @@
 // documented error shape with its exact code, and changes nothing. Both read modes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  READ_MODES,
+  MODES,
   type Reply,
   type RequestOptions,
+  STACKS,
   startShop,
   type TestShop,
 } from './harness.js';
@@ -23,7 +24,7 @@ const bodyProblem = (path: string, problem: string, field?: string) => [
 ];
 const queryProblem = (path: string, problem: string) => [{ where: 'querystring', path, problem }];
 
-describe.each(READ_MODES)('refusals (%s)', (mode) => {
+describe.each(MODES)('refusals (%s, %s)', (mode, stack) => {
   let t: TestShop;
   let m: ShopModel;
   let cat: string;
@@ -33,7 +34,7 @@ describe.each(READ_MODES)('refusals (%s)', (mode) => {
   let orderId: string;
 
   beforeAll(async () => {
-    t = await startShop(mode);
+    t = await startShop(mode, {}, stack);
     m = new ShopModel(t);
     cat = await m.category('Gear');
     product = await m.product({
@@ -564,6 +565,32 @@ describe.each(READ_MODES)('refusals (%s)', (mode) => {
     ]);
   });
 
+  it('text with a NUL character (U+0000) is 400 VALIDATION_FAILED on every store, and changes nothing', async () => {
+    const nul = (r: Reply) => {
+      expectError(r, 400, 'VALIDATION_FAILED');
+      expect(r.body.error.message).toBe('Text must not contain the NUL character (U+0000).');
+    };
+    await refusedAll([
+      ['POST', '/api/categories', { body: { name: 'a\u0000b' }, token: t.adminToken }, nul],
+      [
+        'POST',
+        '/api/products',
+        {
+          body: { sku: 'NUL', name: 'N', description: 'd\u0000', categoryId: cat, priceCents: 1 },
+          token: t.adminToken,
+        },
+        nul,
+      ],
+      ['POST', '/api/customers', { body: { email: 'a\u0000@example.com', name: 'N' } }, nul],
+      [
+        'POST',
+        `/api/products/${product}/reviews`,
+        { body: { rating: 5, text: 'fine\u0000' }, token: customer.token },
+        nul,
+      ],
+    ]);
+  });
+
   it('out-of-range pages and bad consistency parameters are 400 VALIDATION_FAILED', async () => {
     const cases: Parameters<typeof refusedAll>[0] = [];
     for (const base of [
@@ -880,9 +907,9 @@ describe.each(READ_MODES)('refusals (%s)', (mode) => {
   });
 });
 
-describe('routes that take no body', () => {
+describe.each(STACKS)('routes that take no body (%s)', (stack) => {
   it('refuse a body with fields instead of ignoring it, and change nothing', async () => {
-    const t = await startShop('read-model');
+    const t = await startShop('read-model', {}, stack);
     try {
       const r = await t.request('POST', '/api/admin/projections/catalog/rebuild', {
         token: t.adminToken,
@@ -903,33 +930,30 @@ describe('routes that take no body', () => {
 });
 
 describe('the catalog of a category that does not exist', () => {
-  it.each(['read-model', 'write-db'] as const)(
-    'is 404 NOT_FOUND, not an empty page (%s)',
-    async (mode) => {
-      const t = await startShop(mode);
-      try {
-        const r = await t.request('GET', '/api/catalog?category=no-such-category&page=1');
-        expect(r.status).toBe(404);
-        expect(r.body).toEqual({
-          error: {
-            code: 'NOT_FOUND',
-            message: 'No such category.',
-            details: { categoryId: 'no-such-category' },
-          },
-        });
-        const empty = await t.request('POST', '/api/categories', {
-          token: t.adminToken,
-          body: { name: 'Empty' },
-        });
-        expect(empty.status).toBe(201);
-        const page = await t.request('GET', `/api/catalog?category=${empty.body.id}&page=1`, {
-          headers: { 'x-consistency-token': empty.body.position },
-        });
-        expect(page.status).toBe(200);
-        expect(page.body).toEqual({ items: [], page: 1, pageSize: 24, total: 0 });
-      } finally {
-        await t.close();
-      }
-    },
-  );
+  it.each(MODES)('is 404 NOT_FOUND, not an empty page (%s, %s)', async (mode, stack) => {
+    const t = await startShop(mode, {}, stack);
+    try {
+      const r = await t.request('GET', '/api/catalog?category=no-such-category&page=1');
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({
+        error: {
+          code: 'NOT_FOUND',
+          message: 'No such category.',
+          details: { categoryId: 'no-such-category' },
+        },
+      });
+      const empty = await t.request('POST', '/api/categories', {
+        token: t.adminToken,
+        body: { name: 'Empty' },
+      });
+      expect(empty.status).toBe(201);
+      const page = await t.request('GET', `/api/catalog?category=${empty.body.id}&page=1`, {
+        headers: { 'x-consistency-token': empty.body.position },
+      });
+      expect(page.status).toBe(200);
+      expect(page.body).toEqual({ items: [], page: 1, pageSize: 24, total: 0 });
+    } finally {
+      await t.close();
+    }
+  });
 });

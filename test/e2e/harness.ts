@@ -1,13 +1,29 @@
-// Starts a real shop (SQLite files in a temp dir) listening on a free port, and talks to it
-// over real HTTP with fetch.
+// Starts a real shop listening on a free port — on SQLite files in a temp dir, or on two fresh
+// PostgreSQL databases (write and read, dropped on close) — and talks to it over real HTTP.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createShop, type Shop } from '../../src/main.js';
+import {
+  createTestDatabase,
+  postgresReachable,
+  type TestDatabase,
+} from '../../src/stores/postgres/test-db.js';
 
 export type ReadMode = 'read-model' | 'write-db';
 export const READ_MODES: readonly ReadMode[] = ['read-model', 'write-db'];
+
+/** The stores a shop runs on: the embedded SQLite files, or PostgreSQL (write + read DB). */
+export type Stack = 'sqlite' | 'postgres';
+/** Every stack this machine can run (PostgreSQL when reachable; under CI it must be). */
+export const STACKS: readonly Stack[] = (await postgresReachable())
+  ? ['sqlite', 'postgres']
+  : ['sqlite'];
+/** Every read mode on every stack, for `describe.each`: `[mode, stack]`. */
+export const MODES: readonly (readonly [ReadMode, Stack])[] = STACKS.flatMap((stack) =>
+  READ_MODES.map((mode) => [mode, stack] as const),
+);
 
 // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field in the tests
 export interface Reply<T = any> {
@@ -36,6 +52,7 @@ export interface TestShop {
   readonly url: string;
   readonly shop: Shop;
   readonly mode: ReadMode;
+  readonly stack: Stack;
   readonly adminToken: string;
   /** Every answer so far, in order. */
   readonly recorded: readonly Recorded[];
@@ -59,20 +76,43 @@ export interface TestShop {
 
 let counter = 0;
 
+/** Two fresh PostgreSQL databases for one shop, and the settings that point at them. */
+async function postgresDatabases(): Promise<{ env: Record<string, string>; dbs: TestDatabase[] }> {
+  const dbs = await Promise.all([
+    createTestDatabase('tworooms_e2e_write'),
+    createTestDatabase('tworooms_e2e_read'),
+  ]);
+  const [write, read] = dbs as [TestDatabase, TestDatabase];
+  return { env: { TWOROOMS_WRITE_DB: write.url, TWOROOMS_READ_DB: read.url }, dbs };
+}
+
 export async function startShop(
   readMode: ReadMode,
   env: Record<string, string> = {},
+  stack: Stack = 'sqlite',
 ): Promise<TestShop> {
   const dir = mkdtempSync(join(tmpdir(), 'tworooms-e2e-'));
   const adminToken = `admin-${process.pid}-${++counter}`;
-  const config = loadConfig({
-    TWOROOMS_DATA_DIR: dir,
-    TWOROOMS_READS: readMode,
-    TWOROOMS_ADMIN_TOKEN: adminToken,
-    PORT: '0',
-    ...env,
-  });
-  const shop = await createShop(config, { logger: false });
+  const pg = stack === 'postgres' ? await postgresDatabases() : { env: {}, dbs: [] };
+  const dropAll = async () => {
+    await Promise.all(pg.dbs.map((db) => db.drop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let shop: Shop;
+  try {
+    const config = loadConfig({
+      TWOROOMS_DATA_DIR: dir,
+      TWOROOMS_READS: readMode,
+      TWOROOMS_ADMIN_TOKEN: adminToken,
+      PORT: '0',
+      ...pg.env,
+      ...env,
+    });
+    shop = await createShop(config, { logger: false });
+  } catch (error) {
+    await dropAll();
+    throw error;
+  }
   await shop.app.listen({ port: 0, host: '127.0.0.1' });
   const address = shop.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -111,6 +151,7 @@ export async function startShop(
     url,
     shop,
     mode: readMode,
+    stack,
     adminToken,
     recorded,
     get lastPosition() {
@@ -138,7 +179,7 @@ export async function startShop(
     },
     async close() {
       await shop.close();
-      rmSync(dir, { recursive: true, force: true });
+      await dropAll();
     },
   };
 }

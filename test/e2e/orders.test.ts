@@ -1,7 +1,7 @@
 // End to end over real HTTP: customers and orders (placement, idempotency, owners, cancels,
 // a flash sale racing for the last units), in both read modes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_MODES, startShop, type TestShop } from './harness.js';
+import { MODES, startShop, type TestShop } from './harness.js';
 import {
   expectCommand,
   expectConsistencyHeaders,
@@ -21,7 +21,7 @@ interface Line {
   quantity: number;
 }
 
-describe.each(READ_MODES)('customers and orders (%s)', (mode) => {
+describe.each(MODES)('customers and orders (%s, %s)', (mode, stack) => {
   let t: TestShop;
   let m: ShopModel;
   let mug: string;
@@ -74,7 +74,7 @@ describe.each(READ_MODES)('customers and orders (%s)', (mode) => {
     expectQuery(await t.read(`/api/products/${productId}`));
 
   beforeAll(async () => {
-    t = await startShop(mode);
+    t = await startShop(mode, {}, stack);
     m = new ShopModel(t);
     const shopCat = await m.category('Shop');
     mug = await m.product({ sku: 'MUG', name: 'Mug', categoryId: shopCat, priceCents: 1200 });

@@ -3,21 +3,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventLog } from '../../src/core/event-log.js';
+import type { FullTextIndex } from '../../src/core/full-text.js';
 import { mapReadStore, type ReadStore } from '../../src/core/projection.js';
 import { Projector } from '../../src/core/projector.js';
-import { queryBus } from '../../src/core/query-bus.js';
+import { type QueryBus, queryBus } from '../../src/core/query-bus.js';
 import type { Sql } from '../../src/core/sql.js';
-import type { WriteTx } from '../../src/core/write-store.js';
+import { mapWriteStore, type WriteStore, type WriteTx } from '../../src/core/write-store.js';
 import { shopReadIndexes } from '../../src/shop/catalog/l1-indexes.js';
 import { ADMIN, LOW_STOCK_THRESHOLD } from '../../src/shop/commands.js';
 import { type OrderLine, type ShopEvent, streams } from '../../src/shop/events.js';
 import {
   type ShopQuery,
+  type ShopQueryHandlers,
   shopProjections,
   shopQueryHandlers,
 } from '../../src/shop/query-handlers.js';
-import type { ProjectionDb } from '../../src/shop/read-db.js';
+import type { ProjectionDb, QueryDb } from '../../src/shop/read-db.js';
 import { shopMigrations } from '../../src/shop/schema.js';
+import {
+  migrate as migratePostgres,
+  openPool,
+  PostgresEventStore,
+  PostgresReadStore,
+  pgSql,
+  postgresFullText,
+} from '../../src/stores/postgres/index.js';
+import { createTestDatabase, type TestDatabase } from '../../src/stores/postgres/test-db.js';
 import {
   migrate,
   SqliteEventStore,
@@ -25,6 +37,7 @@ import {
   sqliteFullText,
   sqliteSql,
 } from '../../src/stores/sqlite/index.js';
+import { STACKS } from './write-harness.js';
 
 // -------------------------------------------------------------------------------------------
 // A test-only write side: the normalized rows and the events a command handler would write, in
@@ -36,10 +49,11 @@ const PRODUCTS_FTS = 'products_fts';
 class ShopWriter {
   readonly sql: Sql;
   constructor(
-    private readonly tx: WriteTx<Database.Database>,
+    private readonly tx: WriteTx<Sql>,
     private readonly clock: Clock,
+    private readonly fullText: FullTextIndex,
   ) {
-    this.sql = sqliteSql(tx.db);
+    this.sql = tx.db;
   }
 
   private record(stream: string, events: readonly ShopEvent[]) {
@@ -62,13 +76,13 @@ class ShopWriter {
       active: number;
     }>('SELECT name, description, category_id, active FROM products WHERE id = ?', [productId]);
     if (p && p.active === 1) {
-      await sqliteFullText.upsert(this.sql, PRODUCTS_FTS, {
+      await this.fullText.upsert(this.sql, PRODUCTS_FTS, {
         id: productId,
         title: p.name,
         body: p.description,
         extra: await this.categoryName(p.category_id),
       });
-    } else await sqliteFullText.remove(this.sql, PRODUCTS_FTS, productId);
+    } else await this.fullText.remove(this.sql, PRODUCTS_FTS, productId);
   }
 
   async category(categoryId: string, name: string) {
@@ -587,18 +601,100 @@ async function phase2(w: ShopWriter, clock: Clock) {
 // -------------------------------------------------------------------------------------------
 
 const dir = mkdtempSync(join(tmpdir(), 'tworooms-rm-'));
-const clock = new Clock(`${DAY1}T06:00:00.000Z`);
+// The SQLite stack's stores (the rebuild tests below read its files).
 let store: SqliteEventStore;
 let read: SqliteReadStore;
-let live: Projector<ProjectionDb>;
 const closers: (() => unknown)[] = [];
 
 const projectionDbOf = (s: SqliteReadStore): ReadStore<ProjectionDb> =>
   mapReadStore(s, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText }));
 const projections = () => shopProjections();
 
-async function write(fn: (w: ShopWriter, c: Clock) => Promise<void>) {
-  await store.transact((tx) => fn(new ShopWriter(tx, clock), clock));
+/** One stack's write side, read side, projector and both query buses. */
+interface StackUnderTest {
+  write(fn: (w: ShopWriter, c: Clock) => Promise<void>): Promise<void>;
+  readonly live: Projector<ProjectionDb>;
+  readonly l1: QueryBus<ShopQueryHandlers, QueryDb>;
+  readonly l2: QueryBus<ShopQueryHandlers, QueryDb>;
+  /** The write DB, outside any transaction. */
+  readonly sql: Sql;
+  close(): Promise<void>;
+}
+
+/** Loads phase 1 into a fresh stack and projects it, in small batches, as live. */
+async function startStack(
+  writeStore: WriteStore<Sql>,
+  log: EventLog,
+  readStore: ReadStore<ProjectionDb>,
+  fullText: FullTextIndex,
+  readers: { write: Sql; read: Sql; sql: Sql },
+): Promise<Omit<StackUnderTest, 'close'>> {
+  const clock = new Clock(`${DAY1}T06:00:00.000Z`);
+  const write = async (fn: (w: ShopWriter, c: Clock) => Promise<void>) => {
+    await writeStore.transact((tx) => fn(new ShopWriter(tx, clock, fullText), clock));
+  };
+  await write(phase1);
+  // Small batches: a product's events straddle batches, as they do live.
+  const live = new Projector({ log, store: readStore, projections: projections(), batchSize: 23 });
+  await live.start();
+  await caughtUp(live);
+  return {
+    write,
+    live,
+    l1: queryBus(shopQueryHandlers('write-db'), { db: { sql: readers.write, fullText } }),
+    l2: queryBus(shopQueryHandlers('read-model'), { db: { sql: readers.read, fullText } }),
+    sql: readers.sql,
+  };
+}
+
+async function sqliteStack(): Promise<StackUnderTest> {
+  store = new SqliteEventStore({ path: join(dir, 'write.db') });
+  migrate(store.db, [...shopMigrations, ...shopReadIndexes]);
+  await sqliteFullText.setup(sqliteSql(store.db), PRODUCTS_FTS);
+  read = new SqliteReadStore({ path: join(dir, 'read.db') });
+  const writeReader = store.readOnly();
+  const readReader = read.readOnly();
+  closers.push(
+    () => writeReader.close(),
+    () => readReader.close(),
+  );
+  const stack = await startStack(
+    mapWriteStore(store, sqliteSql),
+    store,
+    projectionDbOf(read),
+    sqliteFullText,
+    { write: sqliteSql(writeReader), read: sqliteSql(readReader), sql: sqliteSql(store.db) },
+  );
+  return { ...stack, close: async () => stack.live.stop() };
+}
+
+async function postgresStack(): Promise<StackUnderTest> {
+  const dbs = await Promise.all([createTestDatabase('tw_rm_w'), createTestDatabase('tw_rm_r')]);
+  const [w, r] = dbs as [TestDatabase, TestDatabase];
+  const pgStore = await PostgresEventStore.open({ connectionString: w.url, poolSize: 4 });
+  await migratePostgres(pgStore.pool, [...shopMigrations, ...shopReadIndexes]);
+  await postgresFullText.setup(pgSql(pgStore.pool), PRODUCTS_FTS);
+  const pgRead = await PostgresReadStore.open({ connectionString: r.url });
+  const writeReader = openPool({ connectionString: w.url, max: 4, readOnly: true });
+  const readStore = mapReadStore(pgRead, (db) => ({ sql: pgSql(db), fullText: postgresFullText }));
+  await readStore.setup(projections());
+  const stack = await startStack(
+    mapWriteStore(pgStore, pgSql),
+    pgStore.log,
+    readStore,
+    postgresFullText,
+    { write: pgSql(writeReader), read: pgSql(pgRead.readOnly()), sql: pgSql(pgStore.pool) },
+  );
+  return {
+    ...stack,
+    async close() {
+      await stack.live.stop();
+      await writeReader.end();
+      await pgRead.close();
+      await pgStore.close();
+      await Promise.all(dbs.map((d) => d.drop()));
+    },
+  };
 }
 
 async function caughtUp(p: Projector<ProjectionDb>) {
@@ -606,45 +702,21 @@ async function caughtUp(p: Projector<ProjectionDb>) {
   expect(outcome).toEqual({ reached: true });
 }
 
-function buses() {
-  const writeReader = store.readOnly();
-  const readReader = read.readOnly();
-  closers.push(
-    () => writeReader.close(),
-    () => readReader.close(),
-  );
-  return {
-    l1: queryBus(shopQueryHandlers('write-db'), {
-      db: { sql: sqliteSql(writeReader), fullText: sqliteFullText },
-    }),
-    l2: queryBus(shopQueryHandlers('read-model'), {
-      db: { sql: sqliteSql(readReader), fullText: sqliteFullText },
-    }),
-  };
-}
-let l1: ReturnType<typeof buses>['l1'];
-let l2: ReturnType<typeof buses>['l2'];
+let sqliteUnderTest: StackUnderTest;
+/** The stack the agreement tests run on (SQLite, then PostgreSQL when reachable). */
+let current: StackUnderTest;
+let l1: StackUnderTest['l1'];
+let l2: StackUnderTest['l2'];
+const write = (fn: (w: ShopWriter, c: Clock) => Promise<void>) => current.write(fn);
 
 beforeAll(async () => {
-  store = new SqliteEventStore({ path: join(dir, 'write.db') });
-  migrate(store.db, [...shopMigrations, ...shopReadIndexes]);
-  await sqliteFullText.setup(sqliteSql(store.db), PRODUCTS_FTS);
-  await write(phase1);
-  read = new SqliteReadStore({ path: join(dir, 'read.db') });
-  // Small batches: a product's events straddle batches, as they do live.
-  live = new Projector({
-    log: store,
-    store: projectionDbOf(read),
-    projections: projections(),
-    batchSize: 23,
-  });
-  await live.start();
-  await caughtUp(live);
-  ({ l1, l2 } = buses());
+  sqliteUnderTest = await sqliteStack();
+  current = sqliteUnderTest;
+  ({ l1, l2 } = sqliteUnderTest);
 });
 
 afterAll(async () => {
-  await live?.stop();
+  await sqliteUnderTest?.close();
   for (const close of closers) close();
   await read?.close();
   await store?.close();
@@ -653,7 +725,7 @@ afterAll(async () => {
 
 /** Every query, with several parameter values each. */
 async function everyQuery(): Promise<ShopQuery[]> {
-  const db = sqliteSql(store.db);
+  const db = current.sql;
   const productIds = (await db.all<{ id: string }>('SELECT id FROM products ORDER BY id')).map(
     (r) => r.id,
   );
@@ -730,190 +802,206 @@ async function expectModesAgree() {
   const queries = await everyQuery();
   expect(queries.length).toBeGreaterThan(200);
   for (const query of queries) {
-    const [a, b] = await Promise.all([l2.ask(query), l1.ask(query)]);
+    const [a, b] = await Promise.all([current.l2.ask(query), current.l1.ask(query)]);
     expect({ query, answer: a.value }).toStrictEqual({ query, answer: b.value });
   }
   return queries.length;
 }
 
-const ask = async <Q extends ShopQuery>(query: Q) => (await l2.ask(query)).value;
+const ask = async <Q extends ShopQuery>(query: Q) => (await current.l2.ask(query)).value;
 
-describe('shop read models: level 2 (read DB) and level 1 (write DB) agree', () => {
-  it('after the bulk load, on every query', async () => {
-    await expectModesAgree();
-  });
+describe.each(STACKS)(
+  'shop read models: level 2 (read DB) and level 1 (write DB) agree (%s)',
+  (stack) => {
+    if (stack === 'postgres') {
+      beforeAll(async () => {
+        current = await postgresStack();
+      }, 60_000);
+      afterAll(async () => {
+        const pg = current;
+        current = sqliteUnderTest;
+        await pg?.close();
+      });
+    }
 
-  it('have the expected values (checked by hand)', async () => {
-    const tea = await ask({ type: 'CatalogPage', data: { categoryId: 'tea', page: 1 } });
-    expect(tea.total).toBe(50); // 52 tea products, p10 deactivated, p20 moved to gifts
-    expect(tea.pageSize).toBe(24);
-    expect(tea.items).toHaveLength(24);
-    expect(tea.items.slice(0, 5).map((i) => i.name)).toEqual([
-      'Anhui Black',
-      'Anhui Green',
-      'Anhui Oolong',
-      'Anhui White',
-      'Assam Black',
-    ]);
-    expect(tea.items[4]).toStrictEqual({
-      id: 'p01',
-      name: 'Assam Black',
-      priceCents: 800,
-      stockAvailable: true,
-      avgRating: 3.43, // 24 / 7
-      reviewCount: 7,
-      categoryName: 'Tea',
-      thumbnailUrl: 'https://img.example/p01.jpg',
-    });
-    const pages = await Promise.all(
-      [2, 3, 4].map((page) => ask({ type: 'CatalogPage', data: { categoryId: 'tea', page } })),
-    );
-    expect(pages.map((p) => p.items.length)).toEqual([24, 2, 0]);
-    const names = [tea, ...pages].flatMap((p) => p.items.map((i) => i.name));
-    expect(names).toEqual([...names].sort());
-    expect(names).not.toContain('Ceylon Green');
-
-    const gifts = await ask({ type: 'CatalogPage', data: { categoryId: 'gifts', page: 1 } });
-    // Equal names: by id. p20 (Nilgiri White) moved here.
-    expect(gifts.items.map((i) => i.id)).toEqual(['p62', 'p63', 'p20', 'p64']);
-    expect(gifts.items[2]?.categoryName).toBe('Gifts');
-    expect((await ask({ type: 'CatalogPage', data: { page: 1 } })).total).toBe(63);
-
-    expect(await ask({ type: 'ListCategories', data: {} })).toStrictEqual({
-      items: [
-        { id: 'coffee', name: 'Coffee', productCount: 5 },
-        { id: 'empty', name: 'Empty shelf', productCount: 0 },
-        { id: 'gifts', name: 'Gifts', productCount: 4 },
-        { id: 'kitchen', name: 'Kitchenware', productCount: 4 },
-        { id: 'tea', name: 'Tea', productCount: 50 },
-      ],
+    it('after the bulk load, on every query', async () => {
+      await expectModesAgree();
     });
 
-    const p01 = await ask({ type: 'ProductDetail', data: { productId: 'p01' } });
-    expect(p01?.ratingHistogram).toStrictEqual({ '1': 1, '2': 1, '3': 1, '4': 2, '5': 2 });
-    expect(p01?.stock).toBe(31); // 20 + 10 + 5, less 4 sold from the north warehouse
-    expect(p01?.sku).toBe('SKU-P01');
-    expect(p01?.active).toBe(true);
-    // The 5 newest; r01-6 and r01-7 share an instant: the greater id first.
-    expect(p01?.recentReviews.map((r) => r.id)).toEqual([
-      'r01-7',
-      'r01-6',
-      'r01-5',
-      'r01-4',
-      'r01-3',
-    ]);
-    expect(p01?.recentReviews[0]).toMatchObject({ rating: 2, authorName: 'Ada' });
-    // Best rated first (equal means by name), never itself nor an inactive product.
-    expect(p01?.related.map((r) => r.id)).toEqual(['p02', 'p04', 'p06', 'p09']);
+    it('have the expected values (checked by hand)', async () => {
+      const tea = await ask({ type: 'CatalogPage', data: { categoryId: 'tea', page: 1 } });
+      expect(tea.total).toBe(50); // 52 tea products, p10 deactivated, p20 moved to gifts
+      expect(tea.pageSize).toBe(24);
+      expect(tea.items).toHaveLength(24);
+      expect(tea.items.slice(0, 5).map((i) => i.name)).toEqual([
+        'Anhui Black',
+        'Anhui Green',
+        'Anhui Oolong',
+        'Anhui White',
+        'Assam Black',
+      ]);
+      expect(tea.items[4]).toStrictEqual({
+        id: 'p01',
+        name: 'Assam Black',
+        priceCents: 800,
+        stockAvailable: true,
+        avgRating: 3.43, // 24 / 7
+        reviewCount: 7,
+        categoryName: 'Tea',
+        thumbnailUrl: 'https://img.example/p01.jpg',
+      });
+      const pages = await Promise.all(
+        [2, 3, 4].map((page) => ask({ type: 'CatalogPage', data: { categoryId: 'tea', page } })),
+      );
+      expect(pages.map((p) => p.items.length)).toEqual([24, 2, 0]);
+      const names = [tea, ...pages].flatMap((p) => p.items.map((i) => i.name));
+      expect(names).toEqual([...names].sort());
+      expect(names).not.toContain('Ceylon Green');
 
-    const p10 = await ask({ type: 'ProductDetail', data: { productId: 'p10' } });
-    expect(p10).toMatchObject({ active: false, stock: 2, avgRating: 5 });
-    const p56 = await ask({ type: 'ProductDetail', data: { productId: 'p56' } });
-    expect(p56?.avgRating).toBe(2.67);
-    expect(p56?.related.map((r) => r.id)).toEqual(['p55', 'p54', 'p53', 'p57']); // 1.5, then no reviews by name
-    expect(await ask({ type: 'ProductDetail', data: { productId: 'nope' } })).toBeNull();
+      const gifts = await ask({ type: 'CatalogPage', data: { categoryId: 'gifts', page: 1 } });
+      // Equal names: by id. p20 (Nilgiri White) moved here.
+      expect(gifts.items.map((i) => i.id)).toEqual(['p62', 'p63', 'p20', 'p64']);
+      expect(gifts.items[2]?.categoryName).toBe('Gifts');
+      expect((await ask({ type: 'CatalogPage', data: { page: 1 } })).total).toBe(63);
 
-    const day2 = await ask({ type: 'AdminDashboard', data: { now: `${DAY2}T20:00:00.000Z` } });
-    // o5 (2 × 1100 + 800) and o6 (825 + 850); o7 was cancelled, o4 belongs to day 1.
-    expect(day2.ordersToday).toBe(2);
-    expect(day2.revenueTodayCents).toBe(4675);
-    const day1 = await ask({ type: 'AdminDashboard', data: { now: `${DAY1}T12:00:00.000Z` } });
-    expect(day1.ordersToday).toBe(4); // o1, o2, o3, o8 (o4 cancelled on day 2)
-    expect(day1.revenueTodayCents).toBe(2500 + 5750 + 3275 + 2050);
-    expect(day2.topSellers).toStrictEqual([
-      { id: 'p15', name: 'Yunnan Oolong', unitsSold: 5 },
-      { id: 'p01', name: 'Assam Black', unitsSold: 4 },
-      { id: 'p02', name: 'Assam Green', unitsSold: 4 },
-      { id: 'p05', name: 'Darjeeling Black', unitsSold: 3 },
-      { id: 'p10', name: 'Ceylon Green', unitsSold: 2 },
-      { id: 'p03', name: 'Assam Oolong', unitsSold: 1 },
-    ]);
-    expect(LOW_STOCK_THRESHOLD).toBe(10);
-    expect(day2.lowStock).toStrictEqual([
-      { id: 'p58', name: 'Bamboo Whisk', stock: 0 },
-      { id: 'p07', name: 'Darjeeling Oolong', stock: 0 },
-      { id: 'p03', name: 'Assam Oolong', stock: 2 },
-      { id: 'p40', name: 'Taiwan White', stock: 6 },
-      { id: 'p15', name: 'Yunnan Oolong', stock: 7 },
-      { id: 'p22', name: 'Kenya Green', stock: 10 },
-    ]);
-    expect(day2.recentOrders.map((o) => [o.orderId, o.status])).toEqual([
-      ['o7', 'cancelled'],
-      ['o6', 'placed'],
-      ['o5', 'placed'],
-      ['o8', 'placed'],
-      ['o4', 'cancelled'],
-      ['o3', 'placed'],
-      ['o2', 'placed'],
-      ['o1', 'placed'],
-    ]);
+      expect(await ask({ type: 'ListCategories', data: {} })).toStrictEqual({
+        items: [
+          { id: 'coffee', name: 'Coffee', productCount: 5 },
+          { id: 'empty', name: 'Empty shelf', productCount: 0 },
+          { id: 'gifts', name: 'Gifts', productCount: 4 },
+          { id: 'kitchen', name: 'Kitchenware', productCount: 4 },
+          { id: 'tea', name: 'Tea', productCount: 50 },
+        ],
+      });
 
-    expect(await ask({ type: 'OrderById', data: { orderId: 'o5' } })).toStrictEqual({
-      orderId: 'o5',
-      customerId: 'c4',
-      status: 'placed',
-      items: [
-        { productId: 'p05', name: 'Darjeeling Black', quantity: 2, unitPriceCents: 1100 },
-        { productId: 'p01', name: 'Assam Black', quantity: 1, unitPriceCents: 800 },
-      ],
-      totalCents: 3000,
-      createdAt: `${DAY2}T09:00:10.000Z`,
+      const p01 = await ask({ type: 'ProductDetail', data: { productId: 'p01' } });
+      expect(p01?.ratingHistogram).toStrictEqual({ '1': 1, '2': 1, '3': 1, '4': 2, '5': 2 });
+      expect(p01?.stock).toBe(31); // 20 + 10 + 5, less 4 sold from the north warehouse
+      expect(p01?.sku).toBe('SKU-P01');
+      expect(p01?.active).toBe(true);
+      // The 5 newest; r01-6 and r01-7 share an instant: the greater id first.
+      expect(p01?.recentReviews.map((r) => r.id)).toEqual([
+        'r01-7',
+        'r01-6',
+        'r01-5',
+        'r01-4',
+        'r01-3',
+      ]);
+      expect(p01?.recentReviews[0]).toMatchObject({ rating: 2, authorName: 'Ada' });
+      // Best rated first (equal means by name), never itself nor an inactive product.
+      expect(p01?.related.map((r) => r.id)).toEqual(['p02', 'p04', 'p06', 'p09']);
+
+      const p10 = await ask({ type: 'ProductDetail', data: { productId: 'p10' } });
+      expect(p10).toMatchObject({ active: false, stock: 2, avgRating: 5 });
+      const p56 = await ask({ type: 'ProductDetail', data: { productId: 'p56' } });
+      expect(p56?.avgRating).toBe(2.67);
+      expect(p56?.related.map((r) => r.id)).toEqual(['p55', 'p54', 'p53', 'p57']); // 1.5, then no reviews by name
+      expect(await ask({ type: 'ProductDetail', data: { productId: 'nope' } })).toBeNull();
+
+      const day2 = await ask({ type: 'AdminDashboard', data: { now: `${DAY2}T20:00:00.000Z` } });
+      // o5 (2 × 1100 + 800) and o6 (825 + 850); o7 was cancelled, o4 belongs to day 1.
+      expect(day2.ordersToday).toBe(2);
+      expect(day2.revenueTodayCents).toBe(4675);
+      const day1 = await ask({ type: 'AdminDashboard', data: { now: `${DAY1}T12:00:00.000Z` } });
+      expect(day1.ordersToday).toBe(4); // o1, o2, o3, o8 (o4 cancelled on day 2)
+      expect(day1.revenueTodayCents).toBe(2500 + 5750 + 3275 + 2050);
+      expect(day2.topSellers).toStrictEqual([
+        { id: 'p15', name: 'Yunnan Oolong', unitsSold: 5 },
+        { id: 'p01', name: 'Assam Black', unitsSold: 4 },
+        { id: 'p02', name: 'Assam Green', unitsSold: 4 },
+        { id: 'p05', name: 'Darjeeling Black', unitsSold: 3 },
+        { id: 'p10', name: 'Ceylon Green', unitsSold: 2 },
+        { id: 'p03', name: 'Assam Oolong', unitsSold: 1 },
+      ]);
+      expect(LOW_STOCK_THRESHOLD).toBe(10);
+      expect(day2.lowStock).toStrictEqual([
+        { id: 'p58', name: 'Bamboo Whisk', stock: 0 },
+        { id: 'p07', name: 'Darjeeling Oolong', stock: 0 },
+        { id: 'p03', name: 'Assam Oolong', stock: 2 },
+        { id: 'p40', name: 'Taiwan White', stock: 6 },
+        { id: 'p15', name: 'Yunnan Oolong', stock: 7 },
+        { id: 'p22', name: 'Kenya Green', stock: 10 },
+      ]);
+      expect(day2.recentOrders.map((o) => [o.orderId, o.status])).toEqual([
+        ['o7', 'cancelled'],
+        ['o6', 'placed'],
+        ['o5', 'placed'],
+        ['o8', 'placed'],
+        ['o4', 'cancelled'],
+        ['o3', 'placed'],
+        ['o2', 'placed'],
+        ['o1', 'placed'],
+      ]);
+
+      expect(await ask({ type: 'OrderById', data: { orderId: 'o5' } })).toStrictEqual({
+        orderId: 'o5',
+        customerId: 'c4',
+        status: 'placed',
+        items: [
+          { productId: 'p05', name: 'Darjeeling Black', quantity: 2, unitPriceCents: 1100 },
+          { productId: 'p01', name: 'Assam Black', quantity: 1, unitPriceCents: 800 },
+        ],
+        totalCents: 3000,
+        createdAt: `${DAY2}T09:00:10.000Z`,
+      });
+      const c1 = await ask({ type: 'CustomerOrders', data: { customerId: 'c1' } });
+      expect(c1.items.map((o) => o.orderId)).toEqual(['o4', 'o1']);
+
+      const search = await ask({ type: 'SearchProducts', data: { q: 'tea', page: 1 } });
+      // The 50 active teas, p20 (moved to Gifts, "tea" in its description), Teapot, Chai ×2, Sampler.
+      expect(search.total).toBe(55);
+      const kitchen = await ask({ type: 'SearchProducts', data: { q: 'kitchenw', page: 1 } });
+      // Matched on the category name only; shorter documents first (5 words, then 7), then id.
+      expect(kitchen.items.map((i) => i.id)).toEqual(['p58', 'p61', 'p59', 'p60']);
+      const chestnut = await ask({ type: 'SearchProducts', data: { q: 'chestnut', page: 1 } });
+      expect(chestnut.items.map((i) => i.name)).toEqual(['Zhejiang Longjing']);
+      expect(
+        (await ask({ type: 'SearchProducts', data: { q: 'fujian green', page: 1 } })).total,
+      ).toBe(0);
+      expect(
+        (await ask({ type: 'SearchProducts', data: { q: 'ceylon green', page: 1 } })).total,
+      ).toBe(0);
+      expect(await ask({ type: 'SearchProducts', data: { q: '"*', page: 1 } })).toStrictEqual({
+        items: [],
+        page: 1,
+        pageSize: 24,
+        total: 0,
+      });
+
+      const recent = await ask({ type: 'RecentlyUpdated', data: {} });
+      expect(recent.items).toHaveLength(20);
+      expect(recent.items.slice(0, 4).map((i) => i.id)).toEqual(['p31', 'p30', 'p20', 'p10']);
+      expect(recent.items[3]?.updatedAt).toBe(`${DAY2}T09:01:00.000Z`);
     });
-    const c1 = await ask({ type: 'CustomerOrders', data: { customerId: 'c1' } });
-    expect(c1.items.map((o) => o.orderId)).toEqual(['o4', 'o1']);
 
-    const search = await ask({ type: 'SearchProducts', data: { q: 'tea', page: 1 } });
-    // The 50 active teas, p20 (moved to Gifts, "tea" in its description), Teapot, Chai ×2, Sampler.
-    expect(search.total).toBe(55);
-    const kitchen = await ask({ type: 'SearchProducts', data: { q: 'kitchenw', page: 1 } });
-    // Matched on the category name only; bm25 favours shorter documents (5 words, then 7), then id.
-    expect(kitchen.items.map((i) => i.id)).toEqual(['p58', 'p61', 'p59', 'p60']);
-    const chestnut = await ask({ type: 'SearchProducts', data: { q: 'chestnut', page: 1 } });
-    expect(chestnut.items.map((i) => i.name)).toEqual(['Zhejiang Longjing']);
-    expect(
-      (await ask({ type: 'SearchProducts', data: { q: 'fujian green', page: 1 } })).total,
-    ).toBe(0);
-    expect(
-      (await ask({ type: 'SearchProducts', data: { q: 'ceylon green', page: 1 } })).total,
-    ).toBe(0);
-    expect(await ask({ type: 'SearchProducts', data: { q: '"*', page: 1 } })).toStrictEqual({
-      items: [],
-      page: 1,
-      pageSize: 24,
-      total: 0,
+    it('after live changes, on every query, with the changes visible', async () => {
+      await write(phase2);
+      await caughtUp(current.live);
+      await expectModesAgree();
+
+      const tea3 = await ask({ type: 'CatalogPage', data: { categoryId: 'tea', page: 3 } });
+      expect(tea3.total).toBe(51);
+      expect(tea3.items).toHaveLength(3);
+      const p15 = await ask({ type: 'ProductDetail', data: { productId: 'p15' } });
+      expect(p15).toMatchObject({ stock: 5, stockAvailable: true }); // 0 after o9, then o2's 5 back
+      const day1 = await ask({ type: 'AdminDashboard', data: { now: `${DAY1}T12:00:00.000Z` } });
+      expect([day1.ordersToday, day1.revenueTodayCents]).toEqual([3, 2500 + 3275 + 2050]);
+      const day2 = await ask({ type: 'AdminDashboard', data: { now: `${DAY2}T16:00:00.000Z` } });
+      expect([day2.ordersToday, day2.revenueTodayCents]).toEqual([3, 4675 + 7 * teaPrice(15)]);
+      expect(day2.topSellers[0]).toStrictEqual({ id: 'p15', name: 'Yunnan Oolong', unitsSold: 7 });
+      expect(day2.lowStock.map((i) => i.id)).toEqual(['p65', 'p58', 'p07', 'p03', 'p15', 'p22']);
+      const p01 = await ask({ type: 'ProductDetail', data: { productId: 'p01' } });
+      expect(p01?.recentReviews[0]?.id).toBe('r01-8');
+      expect(p01?.ratingHistogram['5']).toBe(3);
+      expect(p01?.avgRating).toBe(3.63); // 29 / 8 = 3.625
+      const nutty = await ask({ type: 'SearchProducts', data: { q: 'gift nutty', page: 1 } });
+      expect(nutty.items.map((i) => [i.id, i.categoryName])).toEqual([['p54', 'Gifts']]);
+      expect((await ask({ type: 'SearchProducts', data: { q: 'espresso', page: 1 } })).total).toBe(
+        0,
+      );
     });
-
-    const recent = await ask({ type: 'RecentlyUpdated', data: {} });
-    expect(recent.items).toHaveLength(20);
-    expect(recent.items.slice(0, 4).map((i) => i.id)).toEqual(['p31', 'p30', 'p20', 'p10']);
-    expect(recent.items[3]?.updatedAt).toBe(`${DAY2}T09:01:00.000Z`);
-  });
-
-  it('after live changes, on every query, with the changes visible', async () => {
-    await write(phase2);
-    await caughtUp(live);
-    await expectModesAgree();
-
-    const tea3 = await ask({ type: 'CatalogPage', data: { categoryId: 'tea', page: 3 } });
-    expect(tea3.total).toBe(51);
-    expect(tea3.items).toHaveLength(3);
-    const p15 = await ask({ type: 'ProductDetail', data: { productId: 'p15' } });
-    expect(p15).toMatchObject({ stock: 5, stockAvailable: true }); // 0 after o9, then o2's 5 back
-    const day1 = await ask({ type: 'AdminDashboard', data: { now: `${DAY1}T12:00:00.000Z` } });
-    expect([day1.ordersToday, day1.revenueTodayCents]).toEqual([3, 2500 + 3275 + 2050]);
-    const day2 = await ask({ type: 'AdminDashboard', data: { now: `${DAY2}T16:00:00.000Z` } });
-    expect([day2.ordersToday, day2.revenueTodayCents]).toEqual([3, 4675 + 7 * teaPrice(15)]);
-    expect(day2.topSellers[0]).toStrictEqual({ id: 'p15', name: 'Yunnan Oolong', unitsSold: 7 });
-    expect(day2.lowStock.map((i) => i.id)).toEqual(['p65', 'p58', 'p07', 'p03', 'p15', 'p22']);
-    const p01 = await ask({ type: 'ProductDetail', data: { productId: 'p01' } });
-    expect(p01?.recentReviews[0]?.id).toBe('r01-8');
-    expect(p01?.ratingHistogram['5']).toBe(3);
-    expect(p01?.avgRating).toBe(3.63); // 29 / 8 = 3.625
-    const nutty = await ask({ type: 'SearchProducts', data: { q: 'gift nutty', page: 1 } });
-    expect(nutty.items.map((i) => [i.id, i.categoryName])).toEqual([['p54', 'Gifts']]);
-    expect((await ask({ type: 'SearchProducts', data: { q: 'espresso', page: 1 } })).total).toBe(0);
-  });
-});
+  },
+);
 
 /** Every rm_ table's rows (in a stable order) and the search index's documents. */
 function snapshot(db: Database.Database) {

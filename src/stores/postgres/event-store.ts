@@ -20,9 +20,13 @@ import type {
   WriteStore,
   WriteTx,
 } from '../../core/write-store.js';
+import { type BatchJob, runBatched } from './batch.js';
 import { HeadWatcher } from './head-watcher.js';
 import { migrate } from './migrate.js';
+import { Prelude, textArray } from './prelude.js';
+import { type EventRow, toEvent } from './rows.js';
 import { eventLogMigrations } from './schema.js';
+import { StreamReader } from './stream-reader.js';
 
 // int8 columns come back as decimal strings; positions and versions become bigints here.
 const toBig = (v: string | null): bigint => (v === null ? 0n : BigInt(v));
@@ -36,28 +40,6 @@ export interface PostgresEventStoreOptions {
   readonly clock?: () => Date;
 }
 
-interface EventRow {
-  position: string;
-  id: string;
-  stream_id: string;
-  stream_version: string;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: Date;
-}
-
-const toEvent = (r: EventRow): RecordedEvent => ({
-  position: BigInt(r.position),
-  id: r.id,
-  streamId: r.stream_id,
-  streamVersion: BigInt(r.stream_version),
-  type: r.type,
-  data: JSON.parse(r.data),
-  metadata: JSON.parse(r.metadata),
-  recordedAt: r.recorded_at,
-});
-
 const expectedCode = (e: ExpectedVersion | undefined): string => {
   if (e === undefined || e === 'any') return '-1';
   if (e === 'no_stream') return '-2';
@@ -66,6 +48,7 @@ const expectedCode = (e: ExpectedVersion | undefined): string => {
 };
 
 const APPEND = 'SELECT tworooms_append($1, $2, $3, $4, $5, $6) AS r';
+const APPEND_MANY = 'SELECT tworooms_append_many($1, $2, $3, $4, $5, $6, $7) AS r';
 const STREAM = `SELECT v.version, e.position, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
   FROM (SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1) v
   LEFT JOIN LATERAL (SELECT * FROM events WHERE stream_id = $1 AND stream_version >= $2
@@ -107,8 +90,11 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   private draining = false;
   private closed = false;
   private readonly maxGroup: number;
+  /** Groups to run the careful way before the batched fast path is tried again. */
+  private batchPause = 0;
   private readonly clock: () => Date;
   private readonly heads: HeadWatcher;
+  private readonly streams: StreamReader;
 
   private constructor(
     /** Readers and anything else that needs a connection to the write DB. */
@@ -118,6 +104,7 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   ) {
     this.maxGroup = options.maxGroup ?? 64;
     this.clock = options.clock ?? (() => new Date());
+    this.streams = new StreamReader(pool);
     this.heads = new HeadWatcher({
       connectionString: options.connectionString,
       horizon: () => this.horizon(),
@@ -201,67 +188,155 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
     return group;
   }
 
-  /** Runs one group in one transaction; settles its jobs; returns the new head, if any. */
+  /** Runs one group in one transaction and settles its jobs. */
   private async runGroup(group: Job[]): Promise<void> {
-    if (group.length === 1 && group[0]!.fn === undefined) return this.runLoneAppend(group[0]!);
-    let w: pg.PoolClient;
-    try {
-      w = await this.connectWriter();
-    } catch (error) {
-      for (const job of group) job.reject(error);
-      return;
+    const appends = group.filter((j) => j.fn === undefined);
+    const fns = group.filter((j) => j.fn !== undefined);
+    if (fns.length === 0) return this.runAppends(appends);
+    if (fns.length > 1 && appends.length === 0 && !fns.some((j) => j.options.idempotency)) {
+      if (this.batchPause > 0) this.batchPause--;
+      else if (await this.runBatch(fns)) return;
+      // The batched attempt was given up: try it again only after a few careful groups.
+      else this.batchPause = 8;
     }
     const shared = group.length > 1;
     const settled: Settled[] = [];
     let head: bigint | undefined;
+    let prelude: Prelude | undefined;
     try {
-      await w.query('BEGIN');
-      for (const job of group) {
-        // A plain append cannot fail half-way (a conflict writes nothing): it needs no savepoint.
+      const w = await this.connectWriter();
+      prelude = new Prelude(w, shared);
+      // Plain appends first, all in one statement: a conflict writes nothing and raises nothing,
+      // so they need no savepoint.
+      if (appends.length > 0) {
+        await prelude.begin();
+        const results = await this.appendMany(
+          w,
+          appends.map((j) => j.append),
+        );
+        for (const [i, r] of results.entries()) {
+          settled.push(settledAppend(appends[i]!, r));
+          if (!(r instanceof Error) && appends[i]!.append.events.length > 0) head = r.lastPosition;
+        }
+      }
+      for (const job of fns) {
         // Savepoints nest (no RELEASE: one round trip less); COMMIT keeps every one not rolled back.
-        const savepoint = shared && job.fn !== undefined;
-        if (savepoint) await w.query('SAVEPOINT job');
+        prelude.nextJob();
         try {
-          const { outcome, last } = await this.runJob(w, job);
+          const { outcome, last } = await this.runJob(w, prelude, job);
           if (last !== undefined) head = last;
           settled.push({ job, ok: true, value: outcome });
         } catch (error) {
-          if (savepoint) await w.query('ROLLBACK TO SAVEPOINT job');
-          else if (!(shared && error instanceof ConcurrencyConflict)) throw error;
+          if (prelude.savepointTaken) await w.query('ROLLBACK TO SAVEPOINT job');
+          else if (!shared || prelude.statements > 0) throw error;
           settled.push({ job, ok: false, value: error });
         }
       }
-      await w.query('COMMIT');
-      // Signalled before the callers are answered, so that a caller finds its listeners told.
-      if (head !== undefined) this.heads.committed(head);
+      if (prelude.inTransaction) await w.query('COMMIT');
     } catch (error) {
-      await this.rollback(error);
-      if (shared && !isConnectionError(error)) {
-        // Something outside any one job failed (e.g. a deadlock with another process): run
-        // each job again alone, so that one job's trouble stays its own.
-        for (const job of group) job.alone = true;
-        this.queue.unshift(...group);
-      } else {
-        // Alone, or the connection broke (a COMMIT's outcome is then unknown: never re-run).
-        for (const job of group) job.reject(error);
-      }
+      if (prelude?.inTransaction !== false) await this.rollback(error);
+      this.failed(group, error);
       return;
     }
+    this.settle(settled, head);
+  }
+
+  /**
+   * Group commit's fast path (see `runBatched`): true when the group committed and its jobs
+   * are settled; false when it must run again the careful way (nothing was kept).
+   */
+  private async runBatch(jobs: Job[]): Promise<boolean> {
+    let w: pg.PoolClient;
+    let begun = false;
+    try {
+      w = await this.connectWriter();
+      const outcomes = await runBatched(w, jobs as (Job & BatchJob)[], async (appends) => {
+        await w.query('BEGIN');
+        begun = true;
+        return this.appendMany(w, appends);
+      });
+      if (!outcomes) {
+        if (begun) await w.query('ROLLBACK');
+        return false;
+      }
+      let head: bigint | undefined;
+      let seen: bigint | undefined;
+      const settled: Settled[] = [];
+      for (const [i, o] of outcomes.entries()) {
+        const job = jobs[i]!;
+        if (!o.ok) {
+          settled.push({ job, ok: false, value: o.error });
+          continue;
+        }
+        if (o.last !== undefined && (head === undefined || o.last > head)) head = o.last;
+        let position = o.last;
+        if (position === undefined) {
+          // Recorded nothing: the head it saw.
+          seen ??= toBig(
+            (await w.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]!
+              .p,
+          );
+          position = seen;
+        }
+        settled.push({ job, ok: true, value: { replayed: false, value: o.value, position } });
+      }
+      if (begun) await w.query('COMMIT');
+      this.settle(settled, head);
+      return true;
+    } catch (error) {
+      if (begun) await this.rollback(error);
+      if (isConnectionError(error)) {
+        for (const job of jobs) job.reject(error);
+        return true;
+      }
+      return false;
+    }
+  }
+
+  /** Plain appends only: one statement in autocommit, one round trip for the whole group. */
+  private async runAppends(group: Job[]): Promise<void> {
+    try {
+      const w = await this.connectWriter();
+      const results =
+        group.length === 1
+          ? [await this.appendWith(w, group[0]!.append, undefined).catch(conflictOnly)]
+          : await this.appendMany(
+              w,
+              group.map((j) => j.append),
+            );
+      let head: bigint | undefined;
+      for (const [i, r] of results.entries())
+        if (!(r instanceof Error) && group[i]!.append.events.length > 0) head = r.lastPosition;
+      this.settle(
+        group.map((job, i) => settledAppend(job, results[i]!)),
+        head,
+      );
+    } catch (error) {
+      await this.recoverWriter(error);
+      this.failed(group, error);
+    }
+  }
+
+  /** Signals the new head (before answering, so a caller finds its listeners told), then answers. */
+  private settle(settled: readonly Settled[], head: bigint | undefined): void {
+    if (head !== undefined) this.heads.committed(head);
     for (const s of settled) {
       if (s.ok) s.job.resolve(s.value as TransactOutcome<unknown>);
       else s.job.reject(s.value);
     }
   }
 
-  private async runLoneAppend(job: Job): Promise<void> {
-    try {
-      const r = await this.appendWith(await this.connectWriter(), job.append, undefined);
-      if (job.append.events.length > 0) this.heads.committed(r.lastPosition);
-      job.resolve({ replayed: false, value: r, position: r.lastPosition });
-    } catch (error) {
-      await this.recoverWriter(error);
-      job.reject(error);
+  /** A transaction failed as a whole. */
+  private failed(group: Job[], error: unknown): void {
+    if (group.length > 1 && !isConnectionError(error)) {
+      // Something outside any one job failed (e.g. a deadlock with another process): run each
+      // job again alone, so that one job's trouble stays its own.
+      for (const job of group) job.alone = true;
+      this.queue.unshift(...group);
+      return;
     }
+    // Alone, or the connection broke (a COMMIT's outcome is then unknown: never re-run).
+    for (const job of group) job.reject(error);
   }
 
   private async rollback(cause: unknown): Promise<void> {
@@ -288,21 +363,20 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
 
   private async runJob(
     w: pg.PoolClient,
+    prelude: Prelude,
     job: Job,
   ): Promise<{ outcome: TransactOutcome<unknown>; last: bigint | undefined }> {
     const { options } = job;
-    if (!job.fn) {
-      const r = await this.appendWith(w, job.append, options.metadata);
-      return {
-        outcome: { replayed: false, value: r, position: r.lastPosition },
-        last: job.append.events.length > 0 ? r.lastPosition : undefined,
-      };
-    }
+    const fn = job.fn!;
     const key = options.idempotency;
     if (key) {
-      const found = await w.query<{ fingerprint: string; result: string }>(
-        'SELECT * FROM tworooms_claim_key($1)',
-        [key.key],
+      const found = await prelude.run<{ fingerprint: string; result: string }>(
+        {
+          name: 'tworooms_claim_key',
+          text: 'SELECT * FROM tworooms_claim_key($1)',
+          values: [key.key],
+        },
+        () => `SELECT * FROM tworooms_claim_key(${w.escapeLiteral(key.key)})`,
       );
       const existing = found.rows[0];
       if (existing) {
@@ -311,66 +385,105 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
       }
     }
     let last: bigint | undefined;
+    const db = prelude.handle(w);
     const tx: WriteTx<pg.PoolClient> = {
-      db: w,
+      db,
       record: async (streamId, events, appendOptions = {}) => {
-        const r = await this.appendWith(
-          w,
-          { streamId, events, options: appendOptions },
-          options.metadata,
-        );
+        const append = { streamId, events, options: appendOptions };
+        const r = await this.appendWith(w, append, options.metadata, prelude);
         if (events.length > 0) last = r.lastPosition;
         return r;
       },
-      readStream: (streamId, readOptions) => readStreamWith(w, streamId, readOptions),
+      readStream: (streamId, readOptions) => readStreamWith(db, streamId, readOptions),
     };
-    const value = await job.fn(tx);
+    const value = await fn(tx);
     const position =
       last ??
       toBig(
-        (await w.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]!.p,
+        (await db.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]!.p,
       );
     if (key) {
-      await w.query('INSERT INTO idempotency_keys (key, fingerprint, result) VALUES ($1, $2, $3)', [
-        key.key,
-        key.fingerprint,
-        encodeJson({ value, position }),
-      ]);
+      await db.query(
+        'INSERT INTO idempotency_keys (key, fingerprint, result) VALUES ($1, $2, $3)',
+        [key.key, key.fingerprint, encodeJson({ value, position })],
+      );
     }
     return { outcome: { replayed: false, value, position }, last };
   }
 
+  /** Runs plain appends in one statement; a conflict comes back as its error. */
+  private async appendMany(
+    client: PgClient,
+    appends: readonly Job['append'][],
+  ): Promise<Array<AppendResult | ConcurrencyConflict>> {
+    const streams: string[] = [];
+    const expected: string[] = [];
+    const counts: number[] = [];
+    const types: string[] = [];
+    const data: string[] = [];
+    const metadata: string[] = [];
+    for (const append of appends) {
+      streams.push(append.streamId);
+      expected.push(expectedCode(append.options.expectedVersion));
+      counts.push(append.events.length);
+      for (const e of append.events) {
+        types.push(e.type);
+        data.push(JSON.stringify(e.data));
+        metadata.push(JSON.stringify(eventMetadata(e, append.options.metadata)));
+      }
+    }
+    const res = await client.query<{ r: string[] }>({
+      name: 'tworooms_append_many',
+      text: APPEND_MANY,
+      values: [streams, expected, counts, types, data, metadata, this.clock()],
+    });
+    const flat = res.rows[0]!.r.map(BigInt);
+    return appends.map((append, i) =>
+      toAppendResult(append, flat[3 * i]!, flat[3 * i + 1]!, flat[3 * i + 2]!),
+    );
+  }
+
+  /** One append: through `prelude` inside a transaction, else in autocommit on `client`. */
   private async appendWith(
     client: PgClient,
     append: Job['append'],
     txMetadata: MessageMetadata | undefined,
+    prelude?: Prelude,
   ): Promise<AppendResult> {
     const { streamId, events, options } = append;
     const shared =
       txMetadata && options.metadata
         ? { ...txMetadata, ...options.metadata }
         : (options.metadata ?? txMetadata);
-    const res = await client.query<{ r: string[] }>({
+    const expected = expectedCode(options.expectedVersion);
+    const types = events.map((e) => e.type);
+    const data = events.map((e) => JSON.stringify(e.data));
+    const metadata = events.map((e) => JSON.stringify(eventMetadata(e, shared)));
+    const at = this.clock();
+    const prepared = {
       name: 'tworooms_append',
       text: APPEND,
-      values: [
-        streamId,
-        expectedCode(options.expectedVersion),
-        events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => JSON.stringify(eventMetadata(e, shared))),
-        this.clock(),
-      ],
-    });
-    const [version, first, lastPos] = res.rows[0]!.r.map(BigInt) as [bigint, bigint, bigint];
-    if (first === -1n) throw new ConcurrencyConflict(streamId, expectedText(options), version);
-    return { streamVersion: version, firstPosition: first, lastPosition: lastPos };
+      values: [streamId, expected, types, data, metadata, at],
+    };
+    const literal = () =>
+      `SELECT tworooms_append(${client.escapeLiteral(streamId)}, ${expected}, ${textArray(client, types)}, ` +
+      `${textArray(client, data)}, ${textArray(client, metadata)}, ` +
+      `${client.escapeLiteral(at.toISOString())}::timestamptz) AS r`;
+    const res = prelude
+      ? await prelude.run<{ r: string[] }>(prepared, literal)
+      : await client.query<{ r: string[] }>(prepared);
+    const [version, first, last] = res.rows[0]!.r.map(BigInt) as [bigint, bigint, bigint];
+    const r = toAppendResult(append, version, first, last);
+    if (r instanceof ConcurrencyConflict) throw r;
+    return r;
   }
 
   readStream<E extends Event = Event>(
     streamId: string,
     options?: ReadStreamOptions,
   ): Promise<ReadStreamResult<E>> {
+    if ((options?.fromVersion ?? 1n) <= 1n && options?.maxCount === undefined)
+      return this.streams.read<E>(streamId);
     return readStreamWith<E>(this.pool, streamId, options);
   }
 
@@ -427,10 +540,27 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   }
 }
 
-const expectedText = (options: AppendOptions): string => {
-  const e = options.expectedVersion;
-  return e === undefined ? 'any' : e.toString();
+/** The function's {version, first, last}: a result, or the conflict it reports (first = -1). */
+function toAppendResult(
+  append: Job['append'],
+  version: bigint,
+  first: bigint,
+  last: bigint,
+): AppendResult | ConcurrencyConflict {
+  if (first !== -1n) return { streamVersion: version, firstPosition: first, lastPosition: last };
+  const e = append.options.expectedVersion;
+  return new ConcurrencyConflict(append.streamId, e === undefined ? 'any' : e.toString(), version);
+}
+
+const conflictOnly = (error: unknown): ConcurrencyConflict => {
+  if (error instanceof ConcurrencyConflict) return error;
+  throw error;
 };
+
+const settledAppend = (job: Job, r: AppendResult | ConcurrencyConflict): Settled =>
+  r instanceof ConcurrencyConflict
+    ? { job, ok: false, value: r }
+    : { job, ok: true, value: { replayed: false, value: r, position: r.lastPosition } };
 
 async function readStreamWith<E extends Event>(
   client: PgClient | pg.Pool,

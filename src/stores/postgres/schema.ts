@@ -75,6 +75,27 @@ export const eventLogMigrations = [
         RETURN ARRAY[v_current + n, v_first, v_pos];
       END $fn$;
 
+      -- Several appends in one statement (a group commit of plain appends: one round trip).
+      -- Append j has p_counts[j] events, taken in order from the flattened event arrays.
+      -- Returns the {version, first, last} of each append, one after the other.
+      CREATE FUNCTION tworooms_append_many(
+        p_streams text[], p_expected bigint[], p_counts int[], p_types text[], p_data text[],
+        p_metadata text[], p_recorded_at timestamptz
+      ) RETURNS bigint[] LANGUAGE plpgsql AS $fn$
+      DECLARE
+        v_out bigint[] := '{}';
+        k int := 1;
+        e int;
+      BEGIN
+        FOR j IN 1..coalesce(cardinality(p_streams), 0) LOOP
+          e := k + p_counts[j] - 1;
+          v_out := v_out || tworooms_append(p_streams[j], p_expected[j], p_types[k:e],
+                                            p_data[k:e], p_metadata[k:e], p_recorded_at);
+          k := e + 1;
+        END LOOP;
+        RETURN v_out;
+      END $fn$;
+
       -- {head, horizon, last}: every position <= horizon is final (committed, or never will
       -- be); head is the last committed position <= horizon; last is the sequence's last value.
       -- horizon < last while a transaction holding an earlier position is still open.

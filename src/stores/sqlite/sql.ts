@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Sql } from '../../core/sql.js';
+import { refuseNul, type Sql } from '../../core/sql.js';
 
 const toSqlite = (v: unknown) =>
   typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v;
@@ -21,7 +21,11 @@ export function sqliteSql(db: Database.Database): Sql {
     }
     return s;
   };
-  const args = (params: readonly unknown[] | undefined) => (params ? params.map(toSqlite) : []);
+  const args = (params: readonly unknown[] | undefined) => {
+    if (!params) return [];
+    refuseNul(params);
+    return params.map(toSqlite);
+  };
   const sql: Sql = {
     dialect: 'sqlite',
     run: async (text, params) => ({ changes: prepare(text).run(...args(params)).changes }),

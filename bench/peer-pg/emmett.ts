@@ -1,0 +1,85 @@
+// Peer benchmark: the Emmett event store on PostgreSQL (@event-driven-io/emmett-postgresql),
+// measured with the same workload shapes as our own store (bench/append-pg.ts,
+// bench/command-pg.ts). Installed separately under bench/peer-pg; never shipped.
+//
+// The store is used as Emmett ships it: getPostgreSQLEventStore(connectionString), pooled,
+// schema migrated once before the timed run. We hand it a plain pg.Pool (default settings) only
+// to end it for sure afterwards: its own pool can keep idle connections past close(), and the
+// benchmark drops each database at once (an idle connection killed then is an unhandled error).
+
+import { performance } from 'node:perf_hooks';
+import { type Command, DeciderCommandHandler, type Event } from '@event-driven-io/emmett';
+import {
+  getPostgreSQLEventStore,
+  type PostgresEventStore,
+} from '@event-driven-io/emmett-postgresql';
+import pg from 'pg';
+
+type ItemAdded = Event<'ItemAdded', { sku: string; quantity: number; note: string }>;
+type Increment = Command<'Increment', { by: number }>;
+type Incremented = Event<'Incremented', { by: number }>;
+
+const note = 'x'.repeat(100);
+const itemAdded = (n: number): ItemAdded => ({
+  type: 'ItemAdded',
+  data: { sku: `sku-${n}`, quantity: 1, note },
+});
+
+const counter = DeciderCommandHandler<{ count: number }, Increment, Incremented>({
+  initialState: () => ({ count: 0 }),
+  evolve: (state, event) => ({ count: state.count + event.data.by }),
+  decide: (command) => ({ type: 'Incremented', data: { by: command.data.by } }),
+});
+
+async function withStore(url: string, run: (s: PostgresEventStore) => Promise<number>) {
+  const pool = new pg.Pool({ connectionString: url });
+  pool.on('error', () => {});
+  const store = getPostgreSQLEventStore(url, {
+    connectionOptions: { connectionString: url, pooled: true, pool },
+  });
+  try {
+    await store.schema.migrate();
+    return await run(store);
+  } finally {
+    await store.close();
+    await pool.end().catch(() => {});
+  }
+}
+
+/** `n` operations spread over `inFlight` workers; operations per second. */
+async function rate(n: number, inFlight: number, op: (i: number, w: number) => Promise<unknown>) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async (_, w) => {
+      while (next < n) await op(next++, w);
+    }),
+  );
+  return Math.round((n / (performance.now() - t0)) * 1000);
+}
+
+/** Single-event appends with the exact expected version; `inFlight` workers, each on its own streams. */
+export function peerAppends(url: string, n: number, inFlight: number): Promise<number> {
+  return withStore(url, async (store) => {
+    const versions = new Map<string, bigint>();
+    return rate(n, inFlight, async (i, w) => {
+      const stream = inFlight === 1 ? `s-${i % 1000}` : `w-${w}`;
+      const r = await store.appendToStream(stream, [itemAdded(i)], {
+        expectedStreamVersion: versions.get(stream) ?? 0n,
+      });
+      versions.set(stream, r.nextExpectedStreamVersion);
+    });
+  });
+}
+
+/** Load -> decide -> append through Emmett's DeciderCommandHandler, as bench/command-pg.ts does. */
+export function peerCommands(url: string, n: number, inFlight: number): Promise<number> {
+  return withStore(url, (store) =>
+    rate(n, inFlight, (i) =>
+      counter(store, `counter-c-${i % Math.max(1, n / 4)}`, {
+        type: 'Increment',
+        data: { by: 1 },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,51 @@
+// The PostgreSQL variants of the append and command benchmarks share this: a throw-away
+// database per measurement and the server's durability settings.
+import pg from 'pg';
+import { PostgresEventStore } from '../src/stores/postgres/index.js';
+import { createTestDatabase } from '../src/stores/postgres/test-db.js';
+
+/** Runs `work` on a fresh database (dropped afterwards). */
+export async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
+  const db = await createTestDatabase('tworooms_bench');
+  try {
+    return await work(db.url);
+  } finally {
+    await db.drop();
+  }
+}
+
+/** Runs `work` on a fresh store in a fresh database. */
+export function withPgStore<T>(work: (store: PostgresEventStore) => Promise<T>): Promise<T> {
+  return withDatabase(async (url) => {
+    const store = await PostgresEventStore.open({ connectionString: url });
+    try {
+      return await work(store);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+/** `fsync` and `synchronous_commit` as the server runs them (1 = on). Warns when either is off. */
+export async function durability(): Promise<Record<string, number>> {
+  return withDatabase(async (url) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const show = async (name: string) =>
+        (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!;
+      const fsync = await show('fsync');
+      const syncCommit = await show('synchronous_commit');
+      const version = await show('server_version');
+      console.log(`bench: PostgreSQL ${version}, fsync=${fsync}, synchronous_commit=${syncCommit}`);
+      if (fsync !== 'on' || syncCommit !== 'on')
+        console.warn('bench: WARNING — durability is off: these figures are not comparable');
+      return {
+        pg_fsync_on: fsync === 'on' ? 1 : 0,
+        pg_synchronous_commit_on: syncCommit === 'on' ? 1 : 0,
+      };
+    } finally {
+      await client.end();
+    }
+  });
+}

@@ -1,0 +1,173 @@
+// Part of the composition root: opens the write and read sides on the configured stores
+// (SQLite files or PostgreSQL databases) and hands the shop the same ports either way.
+import type pg from 'pg';
+import { type Config, ConfigError, isPostgresUrl } from './config.js';
+import {
+  type EventLog,
+  type FullTextIndex,
+  mapReadStore,
+  mapWriteStore,
+  type ReadStore,
+  type Sql,
+  type WriteStore,
+} from './core/index.js';
+import { PRODUCTS_FTS } from './shop/catalog/handlers.js';
+import { shopReadIndexes } from './shop/catalog/l1-indexes.js';
+import type { ProjectionDb } from './shop/read-db.js';
+import { shopMigrations } from './shop/schema.js';
+import {
+  migrate as migratePostgres,
+  openPool,
+  PostgresEventStore,
+  PostgresReadStore,
+  pgSql,
+  postgresFullText,
+  takeSetupLock,
+  withSetupLock,
+} from './stores/postgres/index.js';
+import {
+  migrate as migrateSqlite,
+  SqliteEventStore,
+  SqliteReadStore,
+  sqliteFullText,
+  sqliteSql,
+} from './stores/sqlite/index.js';
+
+/** The write DB and its event log, as the shop uses them whatever the store. */
+export interface WriteSide {
+  readonly store: WriteStore<Sql>;
+  readonly log: EventLog;
+  readonly fullText: FullTextIndex;
+  /** A read-only handle on the write DB: level-1 queries and token lookups. */
+  readonly reader: Sql;
+  headPosition(): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+/** The read DB (read models and checkpoints), as the shop uses it whatever the store. */
+export interface ReadSide {
+  readonly store: ReadStore<ProjectionDb>;
+  /** Opens a read-only handle on the read DB for level-2 queries (closed with the side). */
+  reader(): Sql;
+  close(): Promise<void>;
+}
+
+const WRITE_MIGRATIONS = [...shopMigrations, ...shopReadIndexes];
+
+/** Opens (and migrates) the embedded write DB, with the level-1 search index. */
+export async function openSqliteWriteStore(config: Config): Promise<SqliteEventStore> {
+  if (isPostgresUrl(config.writeDb)) {
+    throw new ConfigError(
+      'this command loads the embedded SQLite store only (TWOROOMS_WRITE_DB is a PostgreSQL URL).',
+    );
+  }
+  const store = new SqliteEventStore({
+    path: config.writeDb,
+    synchronous: config.sqliteSynchronous,
+  });
+  migrateSqlite(store.db, WRITE_MIGRATIONS);
+  await sqliteFullText.setup(sqliteSql(store.db), PRODUCTS_FTS);
+  return store;
+}
+
+async function openSqliteWriteSide(config: Config): Promise<WriteSide> {
+  const store = await openSqliteWriteStore(config);
+  const reader = store.readOnly();
+  return {
+    store: mapWriteStore(store, sqliteSql),
+    log: store.log,
+    fullText: sqliteFullText,
+    reader: sqliteSql(reader),
+    headPosition: () => store.headPosition(),
+    async close() {
+      await store.close();
+      reader.close();
+    },
+  };
+}
+
+/**
+ * The shop sorts text (names, ids) as the embedded store does, by code point: that is the
+ * order of a database created with the C collation. Another collation still works, but pages
+ * may list ties differently from SQLite, so say so once.
+ */
+async function warnOnCollation(sql: Sql, setting: string): Promise<void> {
+  const row = await sql.get<{ collation: string }>(
+    'SELECT datcollate AS collation FROM pg_database WHERE datname = current_database()',
+  );
+  if (row && !/^(C|POSIX)(\.utf-?8)?$/i.test(row.collation)) {
+    console.warn(
+      `tworooms: the ${setting} database sorts text by ${row.collation}; create it with LC_COLLATE 'C' (TEMPLATE template0) to sort as the embedded store does.`,
+    );
+  }
+}
+
+async function openPostgresWriteSide(config: Config): Promise<WriteSide> {
+  const store = await PostgresEventStore.open({ connectionString: config.writeDb });
+  try {
+    await migratePostgres(store.pool, WRITE_MIGRATIONS);
+    await withSetupLock(store.pool, (sql) => postgresFullText.setup(sql, PRODUCTS_FTS));
+    await warnOnCollation(pgSql(store.pool), 'TWOROOMS_WRITE_DB');
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const reader = openPool({ connectionString: config.writeDb, readOnly: true });
+  return {
+    store: mapWriteStore(store, pgSql),
+    log: store.log,
+    fullText: postgresFullText,
+    reader: pgSql(reader),
+    headPosition: () => store.headPosition(),
+    async close() {
+      await store.close();
+      await reader.end();
+    },
+  };
+}
+
+/** Opens (and migrates) the write DB named by the configuration. */
+export const openWriteSide = (config: Config): Promise<WriteSide> =>
+  isPostgresUrl(config.writeDb) ? openPostgresWriteSide(config) : openSqliteWriteSide(config);
+
+function openSqliteReadSide(config: Config): ReadSide {
+  const store = new SqliteReadStore({ path: config.readDb });
+  const fullText = sqliteFullText;
+  const readers: { close(): unknown }[] = [];
+  return {
+    store: mapReadStore(store, (db) => ({ sql: sqliteSql(db), fullText })),
+    reader() {
+      const db = store.readOnly();
+      readers.push(db);
+      return sqliteSql(db);
+    },
+    async close() {
+      for (const r of readers) r.close();
+      await store.close();
+    },
+  };
+}
+
+async function openPostgresReadSide(config: Config): Promise<ReadSide> {
+  const store = await PostgresReadStore.open({ connectionString: config.readDb });
+  const fullText = postgresFullText;
+  await warnOnCollation(pgSql(store.readOnly()), 'TWOROOMS_READ_DB');
+  const toDb = (db: pg.PoolClient): ProjectionDb => ({ sql: pgSql(db), fullText });
+  return {
+    store: {
+      ...mapReadStore(store, toDb),
+      // Processes starting together create the same read-model tables: one at a time.
+      setup: (projections) =>
+        store.transact(async (tx) => {
+          await takeSetupLock(tx.db);
+          for (const p of projections) await p.setup?.(toDb(tx.db));
+        }),
+    },
+    reader: () => pgSql(store.readOnly()),
+    close: () => store.close(),
+  };
+}
+
+/** Opens the read DB named by the configuration (its checkpoint table created if missing). */
+export const openReadSide = async (config: Config): Promise<ReadSide> =>
+  isPostgresUrl(config.readDb) ? openPostgresReadSide(config) : openSqliteReadSide(config);

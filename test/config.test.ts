@@ -1,0 +1,58 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { redact } from '../src/cli/migrate.js';
+import { ConfigError, isPostgresUrl, loadConfig } from '../src/config.js';
+
+describe('loadConfig: the write and read DBs', () => {
+  it('defaults to two SQLite files in the data directory', () => {
+    const c = loadConfig({ TWOROOMS_DATA_DIR: '/tmp/tw' });
+    expect(c.writeDb).toBe('/tmp/tw/write.db');
+    expect(c.readDb).toBe('/tmp/tw/read.db');
+    expect(loadConfig({ TWOROOMS_WRITE_DB: 'sqlite:w.db' }).writeDb).toBe(resolve('w.db'));
+  });
+
+  it('takes two PostgreSQL URLs as they are', () => {
+    const env = {
+      TWOROOMS_WRITE_DB: 'postgres://app:secret@db.example:5432/shop',
+      TWOROOMS_READ_DB: 'postgresql://app@db.example/shop_read?sslmode=require',
+    };
+    const c = loadConfig(env);
+    expect(c.writeDb).toBe(env.TWOROOMS_WRITE_DB);
+    expect(c.readDb).toBe(env.TWOROOMS_READ_DB);
+    expect(isPostgresUrl(c.writeDb) && isPostgresUrl(c.readDb)).toBe(true);
+  });
+
+  it('refuses a mix of SQLite and PostgreSQL, one database for both, and other schemes', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ TWOROOMS_WRITE_DB: 'postgres://h/w' }, /both be SQLite files or both postgres/],
+      [{ TWOROOMS_READ_DB: 'postgres://h/r' }, /both be SQLite files or both postgres/],
+      [
+        { TWOROOMS_WRITE_DB: 'postgres://h/x', TWOROOMS_READ_DB: 'postgres://h/x' },
+        /two different databases/,
+      ],
+      [{ TWOROOMS_WRITE_DB: 'mysql://u:pw@h/db' }, /SQLite file path or a postgres:\/\/ URL/],
+      [{ TWOROOMS_READ_DB: 'redis://h:6379' }, /SQLite file path or a postgres:\/\/ URL/],
+      [{ TWOROOMS_WRITE_DB: 'postgres://[bad', TWOROOMS_READ_DB: 'postgres://h/r' }, /valid/],
+    ];
+    for (const [env, message] of cases) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(message);
+    }
+  });
+
+  it('never repeats a password in its messages', () => {
+    expect(() => loadConfig({ TWOROOMS_WRITE_DB: 'mysql://u:hunter2@h/db' })).toThrow(
+      /^(?!.*hunter2)/,
+    );
+  });
+});
+
+describe('redact', () => {
+  it('hides a URL password and leaves everything else as it is', () => {
+    expect(redact('postgres://app:s3cr%40t@db.example:5432/shop')).toBe(
+      'postgres://app:…@db.example:5432/shop',
+    );
+    expect(redact('postgresql://app@db/shop')).toBe('postgresql://app@db/shop');
+    expect(redact('/data/write.db')).toBe('/data/write.db');
+  });
+});
