@@ -11,9 +11,11 @@ import {
   mapReadStore,
   mapWriteStore,
   observe,
+  type Projection,
   projector,
   queryBus,
   retry,
+  setupReadModels,
   timeOrderedId,
 } from './core/index.js';
 import { buildApp } from './http/app.js';
@@ -22,8 +24,10 @@ import { CatalogCacheTags } from './shop/cache-tags.js';
 import { PRODUCTS_FTS } from './shop/catalog/handlers.js';
 import { shopReadIndexes } from './shop/catalog/l1-indexes.js';
 import { seedDemo } from './shop/demo.js';
+import type { ShopEvent } from './shop/events.js';
 import { shopCommandHandlers } from './shop/handlers.js';
 import { shopProjections, shopQueryHandlers } from './shop/query-handlers.js';
+import type { ProjectionDb } from './shop/read-db.js';
 import { shopReads } from './shop/reads.js';
 import { shopMigrations } from './shop/schema.js';
 import { InProcessCache } from './stores/memory/index.js';
@@ -39,6 +43,10 @@ export interface ShopOptions {
   /** Run the projector in this process (default true in read-model mode). */
   readonly projector?: boolean;
   readonly logger?: boolean | Record<string, unknown>;
+  /** The projections to run (default: `shopProjections()`); tests deploy other versions. */
+  readonly projections?: readonly Projection<ShopEvent, ProjectionDb>[];
+  /** Events per projector batch (default 2000). */
+  readonly batchSize?: number;
 }
 
 /** Opens (and migrates) the write DB with the shop's schema and the level-1 search index. */
@@ -90,17 +98,21 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
 
   const readStore = new SqliteReadStore({ path: config.readDb });
   const shopReadStore = mapReadStore(readStore, (db) => ({ sql: sqliteSql(db), fullText }));
+  const projections = options.projections ?? shopProjections();
   // The read models' tables exist even in a process that does not project (an API-only node).
-  await shopReadStore.setup(shopProjections());
+  await setupReadModels(shopReadStore, projections);
   const runProjector = readModelMode && (options.projector ?? true);
   const worker = runProjector
     ? projector({
         log: store.log,
         store: shopReadStore,
-        projections: shopProjections(),
+        projections,
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         onApplied: (name, events) => {
           if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
         },
+        // A switched copy may answer differently from the old one: no cached answer survives it.
+        onSwitched: () => void cache?.clear(),
       })
     : undefined;
   const metrics = shopMetrics({
@@ -163,6 +175,8 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
               await worker.rebuild(name);
               await cache?.clear();
             },
+            retry: (name: string) => worker.retry(name),
+            skip: (name: string, position: bigint) => worker.skip(name, position),
           },
         }
       : {}),

@@ -1,0 +1,91 @@
+// Blue/green switch on the embedded stack: a rebuilt copy replaces the live one in one
+// transaction, indexes keep their generation's names, FTS5 tables move with their shadows,
+// nothing of the old copy is left, and a restart adds no index.
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ShopFiles, seedCatalog, shopFiles, until } from './shop.js';
+
+let files: ShopFiles | undefined;
+afterEach(() => {
+  files?.remove();
+  files = undefined;
+});
+
+function schema(path: string): { tables: string[]; indexes: string[] } {
+  const db = new Database(path, { readonly: true });
+  try {
+    const names = (type: string) =>
+      db
+        .prepare("SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%'")
+        .pluck()
+        .all(type) as string[];
+    return { tables: names('table').sort(), indexes: names('index').sort() };
+  } finally {
+    db.close();
+  }
+}
+
+describe('blue/green rebuild on SQLite', () => {
+  it('switches catalog and search copies atomically and cleans up', async () => {
+    files = shopFiles();
+    const shop = await files.open();
+    const { productIds } = await seedCatalog(shop, 30);
+    await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 999 });
+    await shop.shop.projector?.catchUp();
+    const before = await shop.call('GET', '/api/catalog?page=2');
+    const searchBefore = await shop.call('GET', '/api/search?q=green');
+    const schemaBefore = schema(files.config.readDb);
+
+    await shop.shop.projector?.rebuild('catalog');
+    await shop.shop.projector?.rebuild('search');
+    const status = await shop.call('GET', '/api/admin/projections');
+    const catalog = status.body.find((s: { name: string }) => s.name === 'catalog');
+    expect(catalog).toMatchObject({ generation: 1, rebuild: { phase: 'done', generation: 1 } });
+    expect(catalog.rebuild.events).toBeGreaterThan(30);
+
+    expect((await shop.call('GET', '/api/catalog?page=2')).body).toEqual(before.body);
+    expect((await shop.call('GET', '/api/search?q=green')).body).toEqual(searchBefore.body);
+    const after = schema(files.config.readDb);
+    expect(after.tables).toEqual(schemaBefore.tables); // same tables, no copy left behind
+    expect(after.indexes.filter((i) => i.startsWith('rm_catalog_'))).toEqual(
+      schemaBefore.indexes.filter((i) => i.startsWith('rm_catalog_')).map((i) => `${i}__g1`),
+    );
+
+    // Writes after the switch land in the new copy.
+    await shop.call('PUT', `/api/products/${productIds[1]}/price`, { priceCents: 1234 });
+    await shop.shop.projector?.catchUp();
+    const detail = await shop.call('GET', `/api/products/${productIds[1]}`);
+    expect(detail.body.priceCents).toBe(1234);
+    await shop.close();
+
+    // A restart sets up generation 1's names: no second set of indexes.
+    const again = await files.open();
+    expect(schema(files.config.readDb).indexes).toEqual(after.indexes);
+    await again.shop.projector?.rebuild('catalog');
+    const third = schema(files.config.readDb);
+    expect(third.tables).toEqual(after.tables);
+    expect(third.indexes.filter((i) => i.startsWith('rm_catalog_'))).toEqual(
+      after.indexes
+        .filter((i) => i.startsWith('rm_catalog_'))
+        .map((i) => i.replace('__g1', '__g2')),
+    );
+    expect((await again.call('GET', `/api/products/${productIds[1]}`)).body.priceCents).toBe(1234);
+    await again.close();
+  });
+
+  it('answers 404 for an unknown projection and 202 with progress for a known one', async () => {
+    files = shopFiles();
+    const shop = await files.open();
+    await seedCatalog(shop, 3);
+    const missing = await shop.call('POST', '/api/admin/projections/nope/rebuild');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('NOT_FOUND');
+    const started = await shop.call('POST', '/api/admin/projections/orders/rebuild');
+    expect(started).toEqual({ status: 202, body: { name: 'orders', status: 'rebuilding' } });
+    await until(async () => {
+      const s = await shop.call('GET', '/api/admin/projections');
+      return s.body.find((p: { name: string }) => p.name === 'orders')?.rebuild?.phase === 'done';
+    });
+    await shop.close();
+  });
+});
