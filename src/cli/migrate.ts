@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { mapReadStore } from '../core/index.js';
+import { mapReadStore, setupReadModels } from '../core/index.js';
 import { openWriteStore } from '../main.js';
 import { shopProjections } from '../shop/query-handlers.js';
 import { SqliteReadStore, sqliteFullText, sqliteSql } from '../stores/sqlite/index.js';
@@ -7,7 +7,8 @@ import { SqliteReadStore, sqliteFullText, sqliteSql } from '../stores/sqlite/ind
 export async function migrateCommand(config: Config): Promise<void> {
   const store = await openWriteStore(config);
   const read = new SqliteReadStore({ path: config.readDb });
-  await mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })).setup(
+  await setupReadModels(
+    mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })),
     shopProjections(),
   );
   await store.close();
