@@ -62,6 +62,10 @@ export interface ProjectionStatus {
   readonly generation?: number;
   readonly skipped?: readonly SkippedEvent[];
   readonly rebuild?: RebuildProgress;
+  /** Age in seconds of the oldest event the projection has not processed (0 when caught up). */
+  readonly lagSeconds: number;
+  /** Events applied by this process since it started (for an events/s rate). */
+  readonly eventsApplied: number;
 }
 
 export interface ProjectorOptions<H> {
@@ -126,6 +130,8 @@ interface Runner<H> {
   job: RebuildJob<H> | undefined;
   /** The new copy has caught up: the loop switches at its next turn. */
   switchRequested: boolean;
+  /** Events applied since start. */
+  applied: number;
 }
 
 const yieldToIo = () =>
@@ -168,6 +174,7 @@ export class Projector<H> implements ProgressSource {
         paused: false,
         job: undefined,
         switchRequested: false,
+        applied: 0,
       });
     }
   }
@@ -301,6 +308,7 @@ export class Projector<H> implements ProgressSource {
           names ? { names } : {},
         );
         runner.position = read.coveredTo;
+        runner.applied += read.events.length;
         runner.attempts = 0;
         if (read.events.length > 0) this.options.onApplied?.(projection.name, read.events);
         // A short batch reached the head the read saw: the projection is live.
@@ -626,8 +634,19 @@ export class Projector<H> implements ProgressSource {
   async status(): Promise<ProjectionStatus[]> {
     const head = await this.options.log.headPosition();
     if (head > this.head) this.head = head;
-    return [...this.runners.values()].map((r) => {
+    const now = Date.now();
+    const statuses = [...this.runners.values()].map(async (r) => {
       const rebuild = this.rebuildProgress(r, head);
+      let lagSeconds = 0;
+      if (head > r.position) {
+        const next = await this.options.log.readAll({
+          after: r.position,
+          limit: 1,
+          types: r.projection.handles,
+        });
+        const oldest = next.events[0];
+        if (oldest) lagSeconds = Math.max(0, (now - oldest.recordedAt.getTime()) / 1000);
+      }
       return {
         name: r.projection.name,
         version: r.projection.version,
@@ -639,8 +658,11 @@ export class Projector<H> implements ProgressSource {
         ...(r.generation ? { generation: r.generation } : {}),
         ...(r.skipped.length ? { skipped: [...r.skipped] } : {}),
         ...(rebuild ? { rebuild } : {}),
+        lagSeconds,
+        eventsApplied: r.applied,
       };
     });
+    return Promise.all(statuses);
   }
 
   /** Resolves when the named projections (default: all) have processed everything appended so far. */

@@ -11,6 +11,8 @@ import type { ShopEvent } from '../../src/shop/events.js';
 import { shopProjections } from '../../src/shop/query-handlers.js';
 import { ADMIN, type ShopFiles, seedCatalog, shopFiles, until } from './shop.js';
 
+// Each command is a child process that loads TypeScript through tsx: seconds each on a busy machine.
+const SLOW = { timeout: 180_000 };
 const root = resolve(import.meta.dirname, '../..');
 let files: ShopFiles | undefined;
 afterEach(() => {
@@ -43,7 +45,7 @@ function tworooms(
   });
 }
 
-describe('tworooms verify', () => {
+describe('tworooms verify', SLOW, () => {
   it('catches a single corrupted row, and exits 0 on a clean read model', async () => {
     files = shopFiles();
     const shop = await files.open();
@@ -86,7 +88,7 @@ describe('tworooms verify', () => {
   });
 });
 
-describe('tworooms rebuild', () => {
+describe('tworooms rebuild', SLOW, () => {
   it('rebuilds in-process when no server answers, and through a running server otherwise', async () => {
     files = shopFiles();
     let shop = await files.open();
@@ -111,7 +113,7 @@ describe('tworooms rebuild', () => {
   });
 });
 
-describe('failures: skip and retry', () => {
+describe('failures: skip and retry', SLOW, () => {
   it('stops on a poison event; skip resumes past it and keeps the record; retry resumes', async () => {
     files = shopFiles();
     let poison = true;

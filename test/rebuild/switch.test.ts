@@ -86,6 +86,19 @@ describe('blue/green rebuild on SQLite', () => {
       const s = await shop.call('GET', '/api/admin/projections');
       return s.body.find((p: { name: string }) => p.name === 'orders')?.rebuild?.phase === 'done';
     });
+    await shop.shop.projector?.catchUp();
+    const metrics = await shop.shop.app.inject({ method: 'GET', url: '/metrics' });
+    for (const line of [
+      'tworooms_projection_rebuild_progress_ratio{projection="orders"} 1',
+      'tworooms_projection_state{projection="orders",state="live"} 1',
+      'tworooms_projection_lag_seconds{projection="catalog"} 0',
+      'tworooms_projection_lag_events{projection="catalog"} 0',
+    ])
+      expect(metrics.body).toContain(line);
+    expect(metrics.body).toMatch(/tworooms_projection_events_total\{projection="catalog"\} [1-9]/);
+    expect(metrics.body).toMatch(
+      /tworooms_projection_rebuild_events_per_second\{projection="orders"\} \d/,
+    );
     await shop.close();
   });
 });
