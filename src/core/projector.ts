@@ -62,9 +62,14 @@ export interface ProjectionStatus {
   readonly generation?: number;
   readonly skipped?: readonly SkippedEvent[];
   readonly rebuild?: RebuildProgress;
+}
+
+/** What the metrics add to a status: lag in time, and work done. */
+export interface ProjectionActivity {
+  readonly name: string;
   /** Age in seconds of the oldest event the projection has not processed (0 when caught up). */
   readonly lagSeconds: number;
-  /** Events applied by this process since it started (for an events/s rate). */
+  /** Events applied to the live copy by this process since it started (for an events/s rate). */
   readonly eventsApplied: number;
 }
 
@@ -634,19 +639,8 @@ export class Projector<H> implements ProgressSource {
   async status(): Promise<ProjectionStatus[]> {
     const head = await this.options.log.headPosition();
     if (head > this.head) this.head = head;
-    const now = Date.now();
-    const statuses = [...this.runners.values()].map(async (r) => {
+    return [...this.runners.values()].map((r) => {
       const rebuild = this.rebuildProgress(r, head);
-      let lagSeconds = 0;
-      if (head > r.position) {
-        const next = await this.options.log.readAll({
-          after: r.position,
-          limit: 1,
-          types: r.projection.handles,
-        });
-        const oldest = next.events[0];
-        if (oldest) lagSeconds = Math.max(0, (now - oldest.recordedAt.getTime()) / 1000);
-      }
       return {
         name: r.projection.name,
         version: r.projection.version,
@@ -658,11 +652,29 @@ export class Projector<H> implements ProgressSource {
         ...(r.generation ? { generation: r.generation } : {}),
         ...(r.skipped.length ? { skipped: [...r.skipped] } : {}),
         ...(rebuild ? { rebuild } : {}),
-        lagSeconds,
-        eventsApplied: r.applied,
       };
     });
-    return Promise.all(statuses);
+  }
+
+  /** Each projection's lag in seconds (age of its oldest unprocessed event) and events applied. */
+  async activity(): Promise<ProjectionActivity[]> {
+    const now = Date.now();
+    const head = await this.options.log.headPosition();
+    return Promise.all(
+      [...this.runners.values()].map(async (r) => {
+        let lagSeconds = 0;
+        if (head > r.position) {
+          const next = await this.options.log.readAll({
+            after: r.position,
+            limit: 1,
+            types: r.projection.handles,
+          });
+          const oldest = next.events[0];
+          if (oldest) lagSeconds = Math.max(0, (now - oldest.recordedAt.getTime()) / 1000);
+        }
+        return { name: r.projection.name, lagSeconds, eventsApplied: r.applied };
+      }),
+    );
   }
 
   /** Resolves when the named projections (default: all) have processed everything appended so far. */

@@ -1,9 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CommandObservation } from '../core/middleware.js';
-import type { ProjectionStatus } from '../core/projector.js';
+import type { ProjectionActivity, ProjectionStatus } from '../core/projector.js';
 
 export interface MetricSources {
-  readonly projections?: { status(): Promise<ProjectionStatus[]> };
+  readonly projections?: {
+    status(): Promise<ProjectionStatus[]>;
+    activity?(): Promise<ProjectionActivity[]>;
+  };
   readonly cache?: { hits: number; misses: number };
 }
 
@@ -57,7 +60,8 @@ export function shopMetrics(sources: MetricSources) {
     labelNames: ['projection'],
     registers: [registry],
     async collect() {
-      for (const s of await statuses()) this.set({ projection: s.name }, s.lagSeconds);
+      for (const a of (await sources.projections?.activity?.()) ?? [])
+        this.set({ projection: a.name }, a.lagSeconds);
     },
   });
   new Gauge({
@@ -77,7 +81,8 @@ export function shopMetrics(sources: MetricSources) {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const s of await statuses()) this.inc({ projection: s.name }, s.eventsApplied);
+      for (const a of (await sources.projections?.activity?.()) ?? [])
+        this.inc({ projection: a.name }, a.eventsApplied);
     },
   });
   new Gauge({
