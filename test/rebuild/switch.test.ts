@@ -3,6 +3,10 @@
 // nothing of the old copy is left, and a restart adds no index.
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/core/index.js';
+import { catalogProjection } from '../../src/shop/catalog/projection.js';
+import type { ShopEvent } from '../../src/shop/events.js';
+import { shopProjections } from '../../src/shop/query-handlers.js';
 import { type ShopFiles, seedCatalog, shopFiles, until } from './shop.js';
 
 let files: ShopFiles | undefined;
@@ -99,6 +103,53 @@ describe('blue/green rebuild on SQLite', () => {
     expect(metrics.body).toMatch(
       /tworooms_projection_rebuild_events_per_second\{projection="orders"\} \d/,
     );
+    await shop.close();
+  });
+
+  it('drops a copy that fails while the live copy serves on, and one a crash left behind', async () => {
+    files = shopFiles();
+    let broken = false;
+    const catalog = {
+      ...catalogProjection,
+      apply(
+        events: readonly RecordedEvent<ShopEvent>[],
+        db: Parameters<typeof catalogProjection.apply>[1],
+      ) {
+        if (broken) throw new Error('a bug in the new copy');
+        return catalogProjection.apply(events, db);
+      },
+    };
+    const projections = [catalog, ...shopProjections().filter((p) => p.name !== 'catalog')];
+    let shop = await files.open({ projections });
+    await seedCatalog(shop, 5);
+    await shop.shop.projector?.catchUp();
+    const before = await shop.call('GET', '/api/catalog');
+    const tables = schema(files.config.readDb).tables;
+    broken = true;
+    await expect(shop.shop.projector?.rebuild('catalog')).rejects.toThrow('a bug in the new copy');
+    const status = (await shop.call('GET', '/api/admin/projections')).body.find(
+      (s: { name: string }) => s.name === 'catalog',
+    );
+    expect(status).toMatchObject({
+      status: 'live',
+      rebuild: { phase: 'failed', error: 'a bug in the new copy' },
+    });
+    expect(status.generation).toBeUndefined();
+    expect(schema(files.config.readDb).tables).toEqual(tables);
+    expect((await shop.call('GET', '/api/catalog')).body).toEqual(before.body);
+    broken = false;
+    await shop.shop.projector?.rebuild('catalog');
+    await shop.close();
+
+    // A crash mid-rebuild leaves a copy behind: the next start drops it.
+    const db = new Database(files.config.readDb);
+    db.exec(
+      'CREATE TABLE rm_orders__g7 (x INTEGER); CREATE INDEX rm_orders_by_x__g7 ON rm_orders__g7 (x)',
+    );
+    db.close();
+    shop = await files.open({ projections });
+    expect(schema(files.config.readDb).tables).toEqual(tables);
+    expect((await shop.call('GET', '/api/catalog')).body).toEqual(before.body);
     await shop.close();
   });
 });
