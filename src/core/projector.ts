@@ -218,6 +218,8 @@ export class Projector<H> implements ProgressSource {
   }
 
   private tablesSupported = false;
+  /** Copies being built (stop() waits for their current batch). */
+  private readonly builders = new Set<Promise<void>>();
 
   /** True when `projection` is rebuilt blue/green here (declared tables, a store that can). */
   blueGreen(name: string): boolean {
@@ -264,6 +266,15 @@ export class Projector<H> implements ProgressSource {
     this.unsubscribe?.();
     for (const r of this.runners.values()) r.wake?.();
     await Promise.all([...this.runners.values()].map((r) => r.done));
+    // A rebuild the loops did not switch in: its copy goes (the next rebuild starts over).
+    await Promise.all([...this.builders]);
+    for (const r of this.runners.values()) {
+      const job = r.job;
+      if (job && (job.phase === 'building' || job.phase === 'switching')) {
+        r.switchRequested = false;
+        await this.abandon(r, job, new Error('The projector stopped before the rebuild finished'));
+      }
+    }
     for (const r of this.runners.values()) if (r.state !== 'failed') r.state = 'stopped';
     this.emit();
   }
@@ -447,11 +458,11 @@ export class Projector<H> implements ProgressSource {
     };
     runner.job = job;
     this.emit();
-    void (async () => {
+    const builder = (async () => {
       try {
         await copy.create(['g', 'old']);
         await copy.catchUp(undefined, () => this.stopped);
-        if (this.stopped) throw new Error('The projector stopped before the rebuild finished');
+        if (this.stopped) return; // stop() abandons it
         runner.switchRequested = true;
         runner.woken = true;
         runner.wake?.();
@@ -459,6 +470,8 @@ export class Projector<H> implements ProgressSource {
         await this.abandon(runner, job, error);
       }
     })();
+    this.builders.add(builder);
+    void builder.finally(() => this.builders.delete(builder));
     return done;
   }
 

@@ -100,4 +100,23 @@ describe('blue/green on the memory stores', () => {
     expect(read.tables.names().sort()).toEqual(['$checkpoints', 'totals']);
     await v2.stop();
   });
+
+  it('drops an unfinished copy when the projector stops', async () => {
+    const log = memoryEventStore();
+    const read = memoryReadStore();
+    await append(log, 200);
+    const p = projector({
+      log,
+      store: read,
+      projections: [summing(1, 1)] as Projection<Event, MemoryTables>[],
+      batchSize: 1,
+    });
+    await p.start();
+    await p.catchUp();
+    const rebuilt = p.rebuild('sums');
+    await p.stop();
+    await expect(rebuilt).rejects.toThrow('stopped before the rebuild finished');
+    expect(read.tables.names().sort()).toEqual(['$checkpoints', 'totals']);
+    expect((await read.loadCheckpoints()).has('sums~rebuild')).toBe(false);
+  });
 });
