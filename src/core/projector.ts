@@ -10,68 +10,25 @@ import type {
   ReadStore,
   SkippedEvent,
 } from './projection.js';
+import type { ProjectionActivity, ProjectionState, ProjectionStatus } from './projection-status.js';
+import { rebuildCheckpointName } from './projection-status.js';
 import {
   retriedCheckpoint,
   setupReadModels,
   skippedCheckpoint,
   supportsTables,
 } from './read-models.js';
+import { RebuildJob } from './rebuild-job.js';
 import { declaredTables, dropCopies, namesOf, TableCopy } from './table-copy.js';
 import { generationSuffix, type TableNames } from './table-names.js';
 
-/**
- * `rebuilding`: the live copy is frozen at an older version of the projection while the new
- * version is built beside it (it still serves).
- */
-export type ProjectionState =
-  | 'starting'
-  | 'catching_up'
-  | 'live'
-  | 'failed'
-  | 'stopped'
-  | 'rebuilding';
-
-/** A blue/green rebuild in progress (or the last one, with how it ended). */
-export interface RebuildProgress {
-  readonly generation: number;
-  readonly phase: 'building' | 'switching' | 'done' | 'failed';
-  /** Log position the new copy has reached, and the head it chases. */
-  readonly position: bigint;
-  readonly headPosition: bigint;
-  /** Events applied to the new copy so far. */
-  readonly events: number;
-  readonly eventsPerSecond: number;
-  /** Estimated seconds until the new copy catches up (undefined before a rate is known). */
-  readonly secondsLeft?: number;
-  readonly startedAt: Date;
-  readonly error?: string;
-}
-
-/** The name of the checkpoint a blue/green rebuild keeps for its new copy. */
-export const rebuildCheckpointName = (projection: string) => `${projection}~rebuild`;
-
-export interface ProjectionStatus {
-  readonly name: string;
-  readonly version: number;
-  readonly position: bigint;
-  readonly headPosition: bigint;
-  readonly lag: bigint;
-  readonly status: ProjectionState;
-  readonly failure?: ProjectionFailure;
-  /** Which copy of the tables serves (blue/green switches so far). */
-  readonly generation?: number;
-  readonly skipped?: readonly SkippedEvent[];
-  readonly rebuild?: RebuildProgress;
-}
-
-/** What the metrics add to a status: lag in time, and work done. */
-export interface ProjectionActivity {
-  readonly name: string;
-  /** Age in seconds of the oldest event the projection has not processed (0 when caught up). */
-  readonly lagSeconds: number;
-  /** Events applied to the live copy by this process since it started (for an events/s rate). */
-  readonly eventsApplied: number;
-}
+export type {
+  ProjectionActivity,
+  ProjectionState,
+  ProjectionStatus,
+  RebuildProgress,
+} from './projection-status.js';
+export { rebuildCheckpointName } from './projection-status.js';
 
 export interface ProjectorOptions<H> {
   readonly log: EventLog;
@@ -100,16 +57,6 @@ export interface ProjectorOptions<H> {
    * (e.g. clear the projection's cache tags).
    */
   readonly onSwitched?: (projection: string) => void;
-}
-
-interface RebuildJob<H> {
-  readonly copy: TableCopy<H>;
-  phase: RebuildProgress['phase'];
-  error: string | undefined;
-  finishedAt: number | undefined;
-  readonly done: Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 interface Runner<H> {
@@ -270,7 +217,7 @@ export class Projector<H> implements ProgressSource {
     await Promise.all([...this.builders]);
     for (const r of this.runners.values()) {
       const job = r.job;
-      if (job && (job.phase === 'building' || job.phase === 'switching')) {
+      if (job?.running) {
         r.switchRequested = false;
         await this.abandon(r, job, new Error('The projector stopped before the rebuild finished'));
       }
@@ -425,8 +372,7 @@ export class Projector<H> implements ProgressSource {
 
   private startRebuild(runner: Runner<H>): Promise<void> {
     const running = runner.job;
-    if (running && (running.phase === 'building' || running.phase === 'switching'))
-      return running.done;
+    if (running?.running) return running.done;
     const { projection } = runner;
     const generation = runner.generation + 1;
     const suffix = generationSuffix(generation);
@@ -440,22 +386,7 @@ export class Projector<H> implements ProgressSource {
       batchSize: this.options.batchSize ?? 2000,
       skipped: new Set(runner.skipped.map((k) => k.position)),
     });
-    let resolve!: () => void;
-    let reject!: (e: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    done.catch(() => undefined); // a caller that does not wait must not see an unhandled rejection
-    const job: RebuildJob<H> = {
-      copy,
-      phase: 'building',
-      error: undefined,
-      finishedAt: undefined,
-      done,
-      resolve,
-      reject,
-    };
+    const job = new RebuildJob(copy);
     runner.job = job;
     this.emit();
     const builder = (async () => {
@@ -472,7 +403,7 @@ export class Projector<H> implements ProgressSource {
     })();
     this.builders.add(builder);
     void builder.finally(() => this.builders.delete(builder));
-    return done;
+    return job.done;
   }
 
   /** The switch, run by the projection's own loop (no live batch in flight): one transaction. */
@@ -625,35 +556,11 @@ export class Projector<H> implements ProgressSource {
     return runner;
   }
 
-  private rebuildProgress(runner: Runner<H>, head: bigint): RebuildProgress | undefined {
-    const job = runner.job;
-    if (!job) return undefined;
-    const { copy } = job;
-    const seconds = Math.max(((job.finishedAt ?? Date.now()) - copy.startedAt) / 1000, 0.001);
-    const eventsPerSecond = copy.events / seconds;
-    const positionsPerSecond = Number(copy.position) / seconds;
-    const left = head > copy.position ? Number(head - copy.position) : 0;
-    const building = job.phase === 'building' || job.phase === 'switching';
-    return {
-      generation: copy.options.generation,
-      phase: job.phase,
-      position: copy.position,
-      headPosition: head,
-      events: copy.events,
-      eventsPerSecond: Math.round(eventsPerSecond),
-      ...(building && positionsPerSecond > 0
-        ? { secondsLeft: Math.round((left / positionsPerSecond) * 10) / 10 }
-        : {}),
-      startedAt: new Date(copy.startedAt),
-      ...(job.error ? { error: job.error } : {}),
-    };
-  }
-
   async status(): Promise<ProjectionStatus[]> {
     const head = await this.options.log.headPosition();
     if (head > this.head) this.head = head;
     return [...this.runners.values()].map((r) => {
-      const rebuild = this.rebuildProgress(r, head);
+      const rebuild = r.job?.progress(head);
       return {
         name: r.projection.name,
         version: r.projection.version,
