@@ -80,7 +80,11 @@ export interface ReadTables {
   drop(name: string): Promise<void>;
   /** Every row of a table, in any order, as column -> value. */
   rows(name: string): Promise<Record<string, unknown>[]>;
-  /** One checkpoint as this transaction sees it. */
+  /**
+   * One checkpoint as this transaction sees it; no other transaction may commit a change to it
+   * until this one ends (SQLite: `BEGIN IMMEDIATE` already; PostgreSQL: `SELECT … FOR UPDATE`),
+   * so verify sees the live rows at exactly that position.
+   */
   checkpoint(name: string): Promise<Checkpoint | undefined>;
   deleteCheckpoint(name: string): Promise<void>;
 }

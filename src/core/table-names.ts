@@ -14,6 +14,8 @@ export interface TableNames {
   readonly indexSuffix: string;
 }
 
+import type { Sql } from './sql.js';
+
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const rewriters = new WeakMap<TableNames, (text: string) => string>();
 
@@ -54,4 +56,19 @@ export function renameTables(names: TableNames): (text: string) => string {
   };
   rewriters.set(names, rewrite);
   return rewrite;
+}
+
+/**
+ * `sql` with its statements rewritten by `names`: what a store whose transaction handle is a
+ * `Sql` gives `tx.db` for `transact(fn, {names})`.
+ */
+export function renamedSql(sql: Sql, names: TableNames): Sql {
+  const rewrite = renameTables(names);
+  return {
+    dialect: sql.dialect,
+    run: (text, params) => sql.run(rewrite(text), params),
+    get: (text, params) => sql.get(rewrite(text), params),
+    all: (text, params) => sql.all(rewrite(text), params),
+    exec: (text) => sql.exec(rewrite(text)),
+  };
 }

@@ -1,7 +1,7 @@
 // The two pure pieces of blue/green rebuilds and verify: renaming a projection's SQL for a copy,
 // and pairing the rows two copies disagree on.
 import { describe, expect, it } from 'vitest';
-import { diffRows, renameTables } from '../../src/core/index.js';
+import { diffRows, renamedSql, renameTables } from '../../src/core/index.js';
 
 describe('renameTables', () => {
   const copy = renameTables({
@@ -67,5 +67,45 @@ describe('diffRows', () => {
     expect(diffRows('stock', a, [...a].reverse(), ['product_id', 'warehouse'])).toEqual([]);
     const b = [a[0]!, { ...a[1]!, units: 3 }];
     expect(diffRows('stock', a, b, ['product_id', 'warehouse'])).toHaveLength(1);
+  });
+});
+
+describe('renamedSql', () => {
+  it('rewrites every statement a Sql handle runs', async () => {
+    const seen: string[] = [];
+    const sql = {
+      dialect: 'postgres' as const,
+      run: async (text: string) => {
+        seen.push(text);
+        return { changes: 0 };
+      },
+      get: async <T>(text: string) => {
+        seen.push(text);
+        return undefined as T | undefined;
+      },
+      all: async <T>(text: string) => {
+        seen.push(text);
+        return [] as T[];
+      },
+      exec: async (text: string) => {
+        seen.push(text);
+      },
+    };
+    const copy = renamedSql(sql, {
+      tables: ['rm_carts'],
+      tableSuffix: '__g1',
+      indexSuffix: '__g1',
+    });
+    await copy.run('DELETE FROM rm_carts');
+    await copy.get('SELECT 1 FROM rm_carts');
+    await copy.all('SELECT * FROM rm_carts');
+    await copy.exec('CREATE INDEX rm_carts_by_time ON rm_carts (t)');
+    expect(copy.dialect).toBe('postgres');
+    expect(seen).toEqual([
+      'DELETE FROM rm_carts__g1',
+      'SELECT 1 FROM rm_carts__g1',
+      'SELECT * FROM rm_carts__g1',
+      'CREATE INDEX rm_carts_by_time__g1 ON rm_carts__g1 (t)',
+    ]);
   });
 });
