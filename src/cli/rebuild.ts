@@ -118,7 +118,7 @@ export async function rebuildCommand(
       await stores.close();
     }
   }
-  if (final) view.show({ ...final, position: final.headPosition });
+  if (final?.phase === 'done') view.show({ ...final, position: final.headPosition });
   view.stop();
   if (final?.phase === 'failed') throw new Error(`rebuild of ${name} failed: ${final.error ?? ''}`);
   console.log(
