@@ -10,9 +10,11 @@ import {
   idempotency,
   inProcessJobs,
   observe,
+  type Projection,
   projector,
   queryBus,
   retry,
+  setupReadModels,
   timeOrderedId,
 } from './core/index.js';
 import type { JobQueue } from './core/jobs.js';
@@ -26,9 +28,11 @@ import {
 } from './main-stores.js';
 import { CatalogCacheTags } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
+import type { ShopEvent } from './shop/events.js';
 import { shopCommandHandlers } from './shop/handlers.js';
 import { ALSO_BOUGHT_JOB, alsoBoughtJob, alsoBoughtTriggers } from './shop/orders/also-bought.js';
 import { shopProjections, shopQueryHandlers } from './shop/query-handlers.js';
+import type { ProjectionDb } from './shop/read-db.js';
 import { shopReads } from './shop/reads.js';
 import { InProcessCache } from './stores/memory/index.js';
 
@@ -36,6 +40,10 @@ export interface ShopOptions {
   /** Run the projector in this process (default true in read-model mode). */
   readonly projector?: boolean;
   readonly logger?: boolean | Record<string, unknown>;
+  /** The projections to run (default: `shopProjections()`); tests deploy other versions. */
+  readonly projections?: readonly Projection<ShopEvent, ProjectionDb>[];
+  /** Events per projector batch (default 2000). */
+  readonly batchSize?: number;
 }
 
 export { openReadSide, openWriteSide, type ReadSide, type WriteSide } from './main-stores.js';
@@ -84,11 +92,12 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
   const cache = readModelMode ? new InProcessCache({ ttlMs: config.cacheTtlMs }) : undefined;
   const tags = new CatalogCacheTags();
 
+  const projections = options.projections ?? shopProjections();
   let read: Awaited<ReturnType<typeof openReadSide>>;
   try {
     read = await openReadSide(config);
     // The read models' tables exist even in a process that does not project (an API-only node).
-    await read.store.setup(shopProjections());
+    await setupReadModels(read.store, projections);
   } catch (error) {
     await write.close();
     throw error;
@@ -106,13 +115,16 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     ? projector({
         log: write.log,
         store: shopReadStore,
-        projections: shopProjections(),
+        projections,
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         onApplied: (name, events) => {
           if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
           if (name === 'orders' && jobs)
             for (const productId of alsoBoughtTriggers(events))
               void jobs.add(ALSO_BOUGHT_JOB, productId, { delayMs: config.jobDelayMs });
         },
+        // A switched copy may answer differently from the old one: no cached answer survives it.
+        onSwitched: () => void cache?.clear(),
       })
     : undefined;
   const metrics = shopMetrics({
@@ -172,6 +184,8 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
               await worker.rebuild(name);
               await cache?.clear();
             },
+            retry: (name: string) => worker.retry(name),
+            skip: (name: string, position: bigint) => worker.skip(name, position),
           },
         }
       : {}),

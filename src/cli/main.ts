@@ -5,9 +5,12 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { isTworoomsError } from '../core/errors.js';
 import { migrateCommand } from './migrate.js';
+import { projectionsCommand, retryCommand, skipCommand } from './projections.js';
+import { rebuildCommand } from './rebuild.js';
 import { seedCommand } from './seed.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
+import { verifyCommand } from './verify.js';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -51,6 +54,44 @@ program
   .command('status')
   .description("each projection's version, position, head, lag and state")
   .action(() => statusCommand(loadConfig()));
+
+const urlHelp =
+  'the running server (default http://127.0.0.1:$PORT); none there: done in this process';
+
+program
+  .command('rebuild')
+  .description('rebuild a projection blue/green while the shop serves, with a progress bar')
+  .argument('<projection>', 'catalog, search, orders or carts')
+  .option('--url <url>', urlHelp)
+  .action((name: string, opts: { url?: string }) => rebuildCommand(loadConfig(), name, opts));
+
+program
+  .command('verify')
+  .description('compare a projection with a fresh rebuild row by row (exit 1 when rows differ)')
+  .argument('<projection>', 'catalog, search, orders or carts')
+  .action((name: string) => verifyCommand(loadConfig(), name));
+
+program
+  .command('projections')
+  .description('each projection: state, position, lag, failure, skipped events, rebuild')
+  .action(() => projectionsCommand(loadConfig()));
+
+program
+  .command('retry')
+  .description('resume a failed projection: its failing event gets fresh attempts')
+  .argument('<projection>')
+  .option('--url <url>', urlHelp)
+  .action((name: string, opts: { url?: string }) => retryCommand(loadConfig(), name, opts));
+
+program
+  .command('skip')
+  .description('resume a failed projection past its failing event (recorded, never silent)')
+  .argument('<projection>')
+  .argument('<position>', "the failing event's position (see `tworooms projections`)")
+  .option('--url <url>', urlHelp)
+  .action((name: string, position: string, opts: { url?: string }) =>
+    skipCommand(loadConfig(), name, position, opts),
+  );
 
 try {
   await program.parseAsync();

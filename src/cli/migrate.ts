@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { setupReadModels } from '../core/index.js';
 import { openReadSide, openWriteSide } from '../main.js';
 import { shopProjections } from '../shop/query-handlers.js';
 
@@ -8,7 +9,7 @@ export async function migrateCommand(config: Config): Promise<void> {
   try {
     const read = await openReadSide(config);
     try {
-      await read.store.setup(shopProjections());
+      await setupReadModels(read.store, shopProjections());
     } finally {
       await read.close();
     }

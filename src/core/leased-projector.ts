@@ -1,5 +1,6 @@
 import type { Lease, LeaseManager } from './lease.js';
 import { type ProjectionStatus, Projector, type ProjectorOptions } from './projector.js';
+import { setupReadModels } from './read-models.js';
 
 export interface LeasedProjectorOptions<H> extends ProjectorOptions<H> {
   readonly leases: LeaseManager;
@@ -31,7 +32,7 @@ export class LeasedProjector<H> {
   constructor(private readonly options: LeasedProjectorOptions<H>) {}
 
   async start(): Promise<void> {
-    await this.options.store.setup(this.options.projections);
+    await setupReadModels(this.options.store, this.options.projections);
     this.stopped = false;
     await this.tick();
   }

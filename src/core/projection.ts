@@ -1,4 +1,14 @@
 import type { Event, RecordedEvent } from './messages.js';
+import type { TableNames } from './table-names.js';
+
+/** A table of a read model, as a projection declares it for blue/green rebuilds and verify. */
+export interface ReadModelTable {
+  readonly name: string;
+  /** Columns that identify a row, to pair differing rows in `verify` (default: the first column). */
+  readonly key?: readonly string[];
+  /** Bookkeeping whose contents may differ between equal read models (e.g. FTS row ids): not verified. */
+  readonly internal?: boolean;
+}
 
 /**
  * A projection keeps one read model current: it names the event types it handles and applies
@@ -11,6 +21,11 @@ export interface Projection<E extends Event = Event, H = unknown> {
   /** Bump it when the read model's shape or meaning changes: the projection is rebuilt. */
   readonly version: number;
   readonly handles: readonly E['type'][];
+  /**
+   * Every table the read model owns. With them (and a store that supports it), a rebuild builds
+   * a fresh copy beside the live one and switches atomically; without them it resets in place.
+   */
+  readonly tables?: readonly (string | ReadModelTable)[];
   /** Creates the read model's tables if they do not exist (runs at every start). */
   setup?(db: H): unknown;
   /** Empties the read model (for a rebuild from position 0). */
@@ -30,6 +45,15 @@ export interface ProjectionFailure {
   readonly at: Date;
 }
 
+/** An event a projection was told to skip (`tworooms skip`): kept with its checkpoint for good. */
+export interface SkippedEvent {
+  readonly position: bigint;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly error: string;
+  readonly at: Date;
+}
+
 /** What a read store keeps for each projection, in the same transaction as its rows. */
 export interface Checkpoint {
   readonly name: string;
@@ -38,12 +62,44 @@ export interface Checkpoint {
   readonly position: bigint;
   readonly status: 'running' | 'failed';
   readonly failure?: ProjectionFailure;
+  /** Which copy of the tables serves: the blue/green switch that built it (absent: 0). */
+  readonly generation?: number;
+  /** Events skipped by an operator, oldest first (absent: none). */
+  readonly skipped?: readonly SkippedEvent[];
+}
+
+/**
+ * Table operations inside a read-DB transaction: all a store implements for blue/green
+ * rebuilds and verify (plain table names, never rewritten).
+ */
+export interface ReadTables {
+  /** Names of every table in the read DB. */
+  list(): Promise<string[]>;
+  rename(from: string, to: string): Promise<void>;
+  /** Drops a table if it exists (with its indexes). */
+  drop(name: string): Promise<void>;
+  /** Every row of a table, in any order, as column -> value. */
+  rows(name: string): Promise<Record<string, unknown>[]>;
+  /**
+   * One checkpoint as this transaction sees it; no other transaction may commit a change to it
+   * until this one ends (SQLite: `BEGIN IMMEDIATE` already; PostgreSQL: `SELECT … FOR UPDATE`),
+   * so verify sees the live rows at exactly that position.
+   */
+  checkpoint(name: string): Promise<Checkpoint | undefined>;
+  deleteCheckpoint(name: string): Promise<void>;
 }
 
 /** One transaction on the read DB: the projection's changes and its checkpoint commit together. */
 export interface ReadTx<H> {
   readonly db: H;
   saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** Present when the store supports blue/green rebuilds and verify. */
+  readonly tables?: ReadTables;
+}
+
+export interface ReadTransactOptions {
+  /** Gives `tx.db` these table names: its SQL is rewritten by `renameTables(names)`. */
+  readonly names?: TableNames;
 }
 
 /** The read side's port: a separate database holding read models and their checkpoints. */
@@ -51,7 +107,7 @@ export interface ReadStore<H> {
   /** Creates the checkpoint table and runs each projection's `setup` (idempotent). */
   setup(projections: readonly Projection<Event, H>[]): Promise<void>;
   loadCheckpoints(): Promise<ReadonlyMap<string, Checkpoint>>;
-  transact<T>(fn: (tx: ReadTx<H>) => Promise<T> | T): Promise<T>;
+  transact<T>(fn: (tx: ReadTx<H>) => Promise<T> | T, options?: ReadTransactOptions): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -64,7 +120,15 @@ export function mapReadStore<H, H2>(store: ReadStore<H>, map: (db: H) => H2): Re
       }),
     loadCheckpoints: () => store.loadCheckpoints(),
     close: () => store.close(),
-    transact: (fn) =>
-      store.transact((tx) => fn({ db: map(tx.db), saveCheckpoint: tx.saveCheckpoint })),
+    transact: (fn, options) =>
+      store.transact(
+        (tx) =>
+          fn({
+            db: map(tx.db),
+            saveCheckpoint: tx.saveCheckpoint,
+            ...(tx.tables ? { tables: tx.tables } : {}),
+          }),
+        options,
+      ),
   };
 }

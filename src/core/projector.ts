@@ -1,20 +1,34 @@
 import type { ProgressSource, WaitOutcome } from './consistency.js';
 import { waitFor } from './consistency.js';
+import { coreError } from './errors.js';
 import type { EventLog } from './event-log.js';
 import type { Event, RecordedEvent } from './messages.js';
-import type { Checkpoint, Projection, ProjectionFailure, ReadStore } from './projection.js';
+import type {
+  Checkpoint,
+  Projection,
+  ProjectionFailure,
+  ReadStore,
+  SkippedEvent,
+} from './projection.js';
+import type { ProjectionActivity, ProjectionState, ProjectionStatus } from './projection-status.js';
+import { rebuildCheckpointName } from './projection-status.js';
+import {
+  retriedCheckpoint,
+  setupReadModels,
+  skippedCheckpoint,
+  supportsTables,
+} from './read-models.js';
+import { RebuildJob } from './rebuild-job.js';
+import { declaredTables, dropCopies, namesOf, TableCopy } from './table-copy.js';
+import { generationSuffix, type TableNames } from './table-names.js';
 
-export type ProjectionState = 'starting' | 'catching_up' | 'live' | 'failed' | 'stopped';
-
-export interface ProjectionStatus {
-  readonly name: string;
-  readonly version: number;
-  readonly position: bigint;
-  readonly headPosition: bigint;
-  readonly lag: bigint;
-  readonly status: ProjectionState;
-  readonly failure?: ProjectionFailure;
-}
+export type {
+  ProjectionActivity,
+  ProjectionState,
+  ProjectionStatus,
+  RebuildProgress,
+} from './projection-status.js';
+export { rebuildCheckpointName } from './projection-status.js';
 
 export interface ProjectorOptions<H> {
   readonly log: EventLog;
@@ -38,6 +52,11 @@ export interface ProjectorOptions<H> {
   readonly onApplied?: (projection: string, events: readonly RecordedEvent[]) => void;
   /** Told about each failed attempt (for logs). */
   readonly onError?: (projection: string, error: unknown, attempt: number) => void;
+  /**
+   * Called once a blue/green switch has committed: answers cached from the old copy must go
+   * (e.g. clear the projection's cache tags).
+   */
+  readonly onSwitched?: (projection: string) => void;
 }
 
 interface Runner<H> {
@@ -54,6 +73,17 @@ interface Runner<H> {
   /** An append (or a request) arrived since the loop last read the log: do not go to sleep. */
   woken: boolean;
   done: Promise<void> | undefined;
+  /** Which copy of the tables serves; its index names carry this generation's suffix. */
+  generation: number;
+  skipped: SkippedEvent[];
+  /** The live copy is at an older version: it serves but is not updated until the switch. */
+  paused: boolean;
+  /** The current (or last) blue/green rebuild. */
+  job: RebuildJob<H> | undefined;
+  /** The new copy has caught up: the loop switches at its next turn. */
+  switchRequested: boolean;
+  /** Events applied since start. */
+  applied: number;
 }
 
 const yieldToIo = () =>
@@ -91,6 +121,12 @@ export class Projector<H> implements ProgressSource {
         wake: undefined,
         woken: false,
         done: undefined,
+        generation: 0,
+        skipped: [],
+        paused: false,
+        job: undefined,
+        switchRequested: false,
+        applied: 0,
       });
     }
   }
@@ -98,10 +134,22 @@ export class Projector<H> implements ProgressSource {
   /** Sets up the read models, loads checkpoints (rebuilding any whose version changed), starts. */
   async start(): Promise<void> {
     const { store, log } = this.options;
-    await store.setup(this.options.projections);
-    const checkpoints = await store.loadCheckpoints();
-    for (const runner of this.runners.values())
+    this.tablesSupported = await supportsTables(store);
+    const checkpoints = await setupReadModels(store, this.options.projections);
+    for (const runner of this.runners.values()) {
       await this.restore(runner, checkpoints.get(runner.projection.name));
+      if (this.blueGreen(runner.projection.name) && !runner.paused) {
+        // A rebuild this process did not finish (a crash, a stop): its copy starts over next time.
+        await store.transact(async (tx) => {
+          await dropCopies(
+            tx,
+            namesOf(runner.projection as Projection<Event, unknown>, '', '').tables,
+            ['g', 'old'],
+          );
+          await tx.tables?.deleteCheckpoint(rebuildCheckpointName(runner.projection.name));
+        });
+      }
+    }
     this.head = await log.headPosition();
     this.stopped = false;
     this.unsubscribe = log.onAppended((head) => {
@@ -112,10 +160,41 @@ export class Projector<H> implements ProgressSource {
       }
     });
     for (const runner of this.runners.values()) runner.done = this.run(runner);
+    for (const runner of this.runners.values())
+      if (runner.paused) void this.startRebuild(runner).catch(() => undefined);
+  }
+
+  private tablesSupported = false;
+  /** Copies being built (stop() waits for their current batch). */
+  private readonly builders = new Set<Promise<void>>();
+
+  /** True when `projection` is rebuilt blue/green here (declared tables, a store that can). */
+  blueGreen(name: string): boolean {
+    return this.tablesSupported && declaredTables(this.runner(name).projection).length > 0;
+  }
+
+  /** The names the live copy's SQL runs with (its index names carry its generation). */
+  private liveNames(runner: Runner<H>): TableNames | undefined {
+    if (runner.generation === 0) return undefined;
+    const suffix = generationSuffix(runner.generation);
+    return namesOf(runner.projection as Projection<Event, unknown>, '', suffix);
   }
 
   private async restore(runner: Runner<H>, checkpoint: Checkpoint | undefined): Promise<void> {
     const { projection } = runner;
+    runner.generation = checkpoint?.generation ?? 0;
+    runner.skipped = [...(checkpoint?.skipped ?? [])];
+    if (
+      checkpoint &&
+      checkpoint.version !== projection.version &&
+      this.blueGreen(projection.name)
+    ) {
+      // The old version keeps serving, frozen, until the new one has caught up beside it.
+      runner.position = checkpoint.position;
+      runner.paused = true;
+      runner.state = 'rebuilding';
+      return;
+    }
     if (checkpoint && checkpoint.version !== projection.version) {
       if (!projection.reset) {
         throw new Error(`Projection ${projection.name} changed version but has no reset()`);
@@ -134,6 +213,15 @@ export class Projector<H> implements ProgressSource {
     this.unsubscribe?.();
     for (const r of this.runners.values()) r.wake?.();
     await Promise.all([...this.runners.values()].map((r) => r.done));
+    // A rebuild the loops did not switch in: its copy goes (the next rebuild starts over).
+    await Promise.all([...this.builders]);
+    for (const r of this.runners.values()) {
+      const job = r.job;
+      if (job?.running) {
+        r.switchRequested = false;
+        await this.abandon(r, job, new Error('The projector stopped before the rebuild finished'));
+      }
+    }
     for (const r of this.runners.values()) if (r.state !== 'failed') r.state = 'stopped';
     this.emit();
   }
@@ -143,8 +231,17 @@ export class Projector<H> implements ProgressSource {
     const { projection } = runner;
     const batchSize = this.options.batchSize ?? 2000;
     while (!this.stopped) {
+      if (runner.switchRequested) {
+        await this.switchOver(runner);
+        continue;
+      }
       if (runner.rebuild) {
         await this.reset(runner);
+        continue;
+      }
+      if (runner.paused) {
+        runner.woken = false;
+        await this.sleepUntilWoken(runner, undefined);
         continue;
       }
       if (runner.state === 'failed') {
@@ -165,16 +262,16 @@ export class Projector<H> implements ProgressSource {
         continue;
       }
       try {
-        await store.transact(async (tx) => {
-          if (read.events.length > 0) await projection.apply(read.events, tx.db);
-          await tx.saveCheckpoint({
-            name: projection.name,
-            version: projection.version,
-            position: read.coveredTo,
-            status: 'running',
-          });
-        });
+        const names = this.liveNames(runner);
+        await store.transact(
+          async (tx) => {
+            if (read.events.length > 0) await projection.apply(read.events, tx.db);
+            await tx.saveCheckpoint(this.checkpointOf(runner, read.coveredTo, 'running'));
+          },
+          names ? { names } : {},
+        );
         runner.position = read.coveredTo;
+        runner.applied += read.events.length;
         runner.attempts = 0;
         if (read.events.length > 0) this.options.onApplied?.(projection.name, read.events);
         // A short batch reached the head the read saw: the projection is live.
@@ -215,18 +312,27 @@ export class Projector<H> implements ProgressSource {
       at: new Date(),
     };
     runner.state = 'failed';
-    const { projection } = runner;
     const failure = runner.failure;
     await this.options.store.transact((tx) =>
-      tx.saveCheckpoint({
-        name: projection.name,
-        version: projection.version,
-        position: runner.position,
-        status: 'failed',
-        failure,
-      }),
+      tx.saveCheckpoint({ ...this.checkpointOf(runner, runner.position, 'failed'), failure }),
     );
     this.emit();
+  }
+
+  /** The live checkpoint at `position` (generation and skips carried along). */
+  private checkpointOf(
+    runner: Runner<H>,
+    position: bigint,
+    status: Checkpoint['status'],
+  ): Checkpoint {
+    return {
+      name: runner.projection.name,
+      version: runner.projection.version,
+      position,
+      status,
+      ...(runner.generation ? { generation: runner.generation } : {}),
+      ...(runner.skipped.length ? { skipped: runner.skipped } : {}),
+    };
   }
 
   /** Waits for a wake-up (an append, stop, retry) or `ms`; `wakeable: false` waits out `ms`. */
@@ -248,11 +354,14 @@ export class Projector<H> implements ProgressSource {
   }
 
   /**
-   * Rebuilds a projection in place from position 0 (empties its read model, then replays the
-   * log). Resolves once the reset is committed; `status()` shows it catching up.
+   * Rebuilds a projection from position 0. Blue/green where it can (declared tables, a store
+   * with table operations): a new copy is built beside the live one, which keeps serving and
+   * being updated, then switched in one read-DB transaction; resolves once switched. Otherwise
+   * in place: resolves once the reset is committed; `status()` shows it catching up.
    */
   rebuild(name: string): Promise<void> {
     const runner = this.runner(name);
+    if (this.blueGreen(name)) return this.startRebuild(runner);
     if (!runner.projection.reset)
       return Promise.reject(new Error(`Projection ${name} has no reset()`));
     return new Promise((resolve) => {
@@ -261,17 +370,125 @@ export class Projector<H> implements ProgressSource {
     });
   }
 
+  private startRebuild(runner: Runner<H>): Promise<void> {
+    const running = runner.job;
+    if (running?.running) return running.done;
+    const { projection } = runner;
+    const generation = runner.generation + 1;
+    const suffix = generationSuffix(generation);
+    const copy = new TableCopy({
+      log: this.options.log,
+      store: this.options.store,
+      projection,
+      names: namesOf(projection as Projection<Event, unknown>, suffix, suffix),
+      checkpointName: rebuildCheckpointName(projection.name),
+      generation,
+      batchSize: this.options.batchSize ?? 2000,
+      skipped: new Set(runner.skipped.map((k) => k.position)),
+    });
+    const job = new RebuildJob(copy);
+    runner.job = job;
+    this.emit();
+    const builder = (async () => {
+      try {
+        await copy.create(['g', 'old']);
+        await copy.catchUp(undefined, () => this.stopped);
+        if (this.stopped) return; // stop() abandons it
+        runner.switchRequested = true;
+        runner.woken = true;
+        runner.wake?.();
+      } catch (error) {
+        await this.abandon(runner, job, error);
+      }
+    })();
+    this.builders.add(builder);
+    void builder.finally(() => this.builders.delete(builder));
+    return job.done;
+  }
+
+  /** The switch, run by the projection's own loop (no live batch in flight): one transaction. */
+  private async switchOver(runner: Runner<H>): Promise<void> {
+    runner.switchRequested = false;
+    const job = runner.job;
+    if (!job) return;
+    job.phase = 'switching';
+    this.emit();
+    const { projection } = runner;
+    const { names, generation } = job.copy.options;
+    const retired = `__old${generation}`;
+    try {
+      const position = await this.options.store.transact(
+        async (tx) => {
+          const ops = tx.tables;
+          if (!ops) throw new Error('The read store lost its table operations');
+          // Whatever was appended since the copy caught up goes in with the switch.
+          const at = await job.copy.applyRemaining(tx);
+          const existing = new Set(await ops.list());
+          // A declared table this store's setup does not create (e.g. FTS bookkeeping) is skipped.
+          const built = names.tables.filter((t) => existing.has(t + names.tableSuffix));
+          for (const t of built) if (existing.has(t)) await ops.rename(t, t + retired);
+          for (const t of built) await ops.rename(t + names.tableSuffix, t);
+          await tx.saveCheckpoint({
+            name: projection.name,
+            version: projection.version,
+            position: at,
+            status: 'running',
+            generation,
+            ...(runner.skipped.length ? { skipped: runner.skipped } : {}),
+          });
+          await ops.deleteCheckpoint(rebuildCheckpointName(projection.name));
+          return at;
+        },
+        { names },
+      );
+      runner.position = position;
+      runner.generation = generation;
+      runner.paused = false;
+      runner.state = 'catching_up';
+      runner.failure = undefined;
+      runner.attempts = 0;
+      runner.carefulUntil = 0n;
+      job.phase = 'done';
+      job.finishedAt = Date.now();
+      this.options.onSwitched?.(projection.name);
+      this.emit();
+      await this.options.store.transact(async (tx) => {
+        for (const t of names.tables) await tx.tables?.drop(t + retired);
+      });
+      job.resolve();
+    } catch (error) {
+      await this.abandon(runner, job, error);
+    }
+  }
+
+  /** A rebuild that failed: the live copy serves on, the new copy's tables go. */
+  private async abandon(runner: Runner<H>, job: RebuildJob<H>, error: unknown): Promise<void> {
+    job.phase = 'failed';
+    job.error = message(error);
+    job.finishedAt = Date.now();
+    this.options.onError?.(runner.projection.name, error, 0);
+    try {
+      await this.options.store.transact(async (tx) => {
+        await dropCopies(tx, job.copy.options.names.tables, ['g']);
+        await tx.tables?.deleteCheckpoint(rebuildCheckpointName(runner.projection.name));
+      });
+    } catch {
+      // the next rebuild drops what is left
+    }
+    this.emit();
+    job.reject(error);
+  }
+
   private async reset(runner: Runner<H>): Promise<void> {
     const { projection } = runner;
-    await this.options.store.transact(async (tx) => {
-      await projection.reset?.(tx.db);
-      await tx.saveCheckpoint({
-        name: projection.name,
-        version: projection.version,
-        position: 0n,
-        status: 'running',
-      });
-    });
+    const names = this.liveNames(runner);
+    await this.options.store.transact(
+      async (tx) => {
+        await projection.reset?.(tx.db);
+        await tx.saveCheckpoint(this.checkpointOf(runner, 0n, 'running'));
+      },
+      names ? { names } : {},
+    );
     runner.position = 0n;
     runner.state = 'catching_up';
     runner.failure = undefined;
@@ -287,6 +504,8 @@ export class Projector<H> implements ProgressSource {
   async retry(name: string): Promise<void> {
     const runner = this.runner(name);
     if (runner.state !== 'failed') return;
+    const checkpoint = retriedCheckpoint(this.liveCheckpoint(runner), name);
+    await this.options.store.transact((tx) => tx.saveCheckpoint(checkpoint));
     runner.state = 'catching_up';
     runner.attempts = 0;
     runner.failure = undefined;
@@ -294,24 +513,88 @@ export class Projector<H> implements ProgressSource {
     this.emit();
   }
 
+  /**
+   * Resumes a failed projection past its failing event, which must be at `position`; the skip
+   * is kept with the checkpoint (shown by status), never silent.
+   */
+  async skip(name: string, position: bigint): Promise<SkippedEvent> {
+    const runner = this.runner(name);
+    const { checkpoint, skipped } = skippedCheckpoint(
+      this.liveCheckpoint(runner),
+      name,
+      position,
+      new Date(),
+    );
+    await this.options.store.transact((tx) => tx.saveCheckpoint(checkpoint));
+    runner.skipped.push(skipped);
+    runner.position = position;
+    runner.state = 'catching_up';
+    runner.attempts = 0;
+    runner.failure = undefined;
+    runner.carefulUntil = 0n;
+    runner.wake?.();
+    this.emit();
+    return skipped;
+  }
+
+  private liveCheckpoint(runner: Runner<H>): Checkpoint {
+    const status = runner.state === 'failed' ? 'failed' : 'running';
+    return {
+      ...this.checkpointOf(runner, runner.position, status),
+      ...(runner.failure ? { failure: runner.failure } : {}),
+    };
+  }
+
+  /** True when this projector runs a projection of that name. */
+  has(name: string): boolean {
+    return this.runners.has(name);
+  }
+
   private runner(name: string): Runner<H> {
     const runner = this.runners.get(name);
-    if (!runner) throw new Error(`Unknown projection ${name}`);
+    if (!runner) throw coreError('NOT_FOUND', `No projection named ${name} runs here.`, { name });
     return runner;
   }
 
   async status(): Promise<ProjectionStatus[]> {
     const head = await this.options.log.headPosition();
     if (head > this.head) this.head = head;
-    return [...this.runners.values()].map((r) => ({
-      name: r.projection.name,
-      version: r.projection.version,
-      position: r.position,
-      headPosition: head,
-      lag: head > r.position ? head - r.position : 0n,
-      status: r.state,
-      ...(r.failure ? { failure: r.failure } : {}),
-    }));
+    return [...this.runners.values()].map((r) => {
+      const rebuild = r.job?.progress(head);
+      return {
+        name: r.projection.name,
+        version: r.projection.version,
+        position: r.position,
+        headPosition: head,
+        lag: head > r.position ? head - r.position : 0n,
+        status: r.state,
+        ...(r.failure ? { failure: r.failure } : {}),
+        ...(r.generation ? { generation: r.generation } : {}),
+        ...(r.skipped.length ? { skipped: [...r.skipped] } : {}),
+        ...(rebuild ? { rebuild } : {}),
+      };
+    });
+  }
+
+  /** Each projection's lag in seconds (age of its oldest unprocessed event) and events applied. */
+  async activity(): Promise<ProjectionActivity[]> {
+    const now = Date.now();
+    const head = await this.options.log.headPosition();
+    return Promise.all(
+      [...this.runners.values()].map(async (r) => {
+        let lagSeconds = 0;
+        if (head > r.position) {
+          const next = await this.options.log.readAll({
+            after: r.position,
+            limit: 1,
+            types: r.projection.handles,
+          });
+          const oldest = next.events[0];
+          if (oldest) lagSeconds = Math.max(0, (now - oldest.recordedAt.getTime()) / 1000);
+        }
+        return { name: r.projection.name, lagSeconds, eventsApplied: r.applied };
+      }),
+    );
   }
 
   /** Resolves when the named projections (default: all) have processed everything appended so far. */

@@ -22,7 +22,12 @@ export interface AppDeps {
   readonly auth: AuthDeps;
   readonly projections?: {
     status(): Promise<ProjectionStatus[]>;
+    /** Starts a rebuild (blue/green where the projection and store allow); resolves when done. */
     rebuild(name: string): Promise<void>;
+    /** Resumes a failed projection with fresh attempts on its failing event. */
+    retry(name: string): Promise<void>;
+    /** Resumes a failed projection past its failing event at `position` (recorded). */
+    skip(name: string, position: bigint): Promise<unknown>;
   };
   readonly metrics: Registry;
   /** Told about every answered request (for the HTTP latency metric). */

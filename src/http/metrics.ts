@@ -1,9 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CommandObservation } from '../core/middleware.js';
-import type { ProjectionStatus } from '../core/projector.js';
+import type { ProjectionActivity, ProjectionStatus } from '../core/projector.js';
 
 export interface MetricSources {
-  readonly projections?: { status(): Promise<ProjectionStatus[]> };
+  readonly projections?: {
+    status(): Promise<ProjectionStatus[]>;
+    activity?(): Promise<ProjectionActivity[]>;
+  };
   readonly cache?: { hits: number; misses: number };
 }
 
@@ -49,6 +52,76 @@ export function shopMetrics(sources: MetricSources) {
     registers: [registry],
     async collect() {
       for (const s of await statuses()) this.set({ projection: s.name }, Number(s.position));
+    },
+  });
+  new Gauge({
+    name: 'tworooms_projection_lag_seconds',
+    help: 'Age of the oldest event the projection has not processed (0 when caught up)',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      for (const a of (await sources.projections?.activity?.()) ?? [])
+        this.set({ projection: a.name }, a.lagSeconds);
+    },
+  });
+  new Gauge({
+    name: 'tworooms_projection_state',
+    help: "1 for the projection's current state (starting, catching_up, live, rebuilding, failed, stopped)",
+    labelNames: ['projection', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await statuses()) this.set({ projection: s.name, state: s.status }, 1);
+    },
+  });
+  new Counter({
+    name: 'tworooms_projection_events_total',
+    help: 'Events applied to the live read model by this process (rate() gives events/s)',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const a of (await sources.projections?.activity?.()) ?? [])
+        this.inc({ projection: a.name }, a.eventsApplied);
+    },
+  });
+  new Gauge({
+    name: 'tworooms_projection_rebuild_progress_ratio',
+    help: 'Position of the rebuild copy over the head (1 once switched); absent without a rebuild',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await statuses()) {
+        const r = s.rebuild;
+        if (!r) continue;
+        const ratio =
+          r.phase === 'done' ? 1 : Number(r.position) / Math.max(Number(r.headPosition), 1);
+        this.set({ projection: s.name }, ratio);
+      }
+    },
+  });
+  new Gauge({
+    name: 'tworooms_projection_rebuild_events_per_second',
+    help: 'Events per second the current (or last) rebuild applies',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await statuses())
+        if (s.rebuild) this.set({ projection: s.name }, s.rebuild.eventsPerSecond);
+    },
+  });
+  new Gauge({
+    name: 'tworooms_projection_rebuild_seconds_left',
+    help: 'Estimated seconds until the rebuild copy catches up',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await statuses())
+        if (s.rebuild?.secondsLeft !== undefined)
+          this.set({ projection: s.name }, s.rebuild.secondsLeft);
     },
   });
   new Gauge({

@@ -133,6 +133,31 @@ export const ProjectionStatus = Type.Object({
       at: Type.String(),
     }),
   ),
+  generation: Type.Optional(Type.Integer()),
+  skipped: Type.Optional(
+    Type.Array(
+      Type.Object({
+        position: Position,
+        eventId: Type.String(),
+        eventType: Type.String(),
+        error: Type.String(),
+        at: Type.String(),
+      }),
+    ),
+  ),
+  rebuild: Type.Optional(
+    Type.Object({
+      generation: Type.Integer(),
+      phase: Type.String(),
+      position: Position,
+      headPosition: Position,
+      events: Type.Integer(),
+      eventsPerSecond: Type.Number(),
+      secondsLeft: Type.Optional(Type.Number()),
+      startedAt: Type.String(),
+      error: Type.Optional(Type.String()),
+    }),
+  ),
 });
 
 /** The error answers a command route can give. */

@@ -53,6 +53,7 @@ async function changeLines(
 export const cartsProjection: Projection<ShopEvent, ProjectionDb> = {
   name: 'carts',
   version: 1,
+  tables: ['rm_carts'],
   handles: ['CartCreated', 'CartItemAdded', 'CartItemRemoved', 'CartCheckedOut'],
   setup: ({ sql }) => sql.exec(SETUP),
   async reset({ sql }) {

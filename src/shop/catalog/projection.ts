@@ -346,6 +346,12 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
   name: 'catalog',
   // 2: the newest reviews are one JSON row per product (rm_catalog_recent_reviews).
   version: 2,
+  tables: [
+    'rm_catalog_categories',
+    'rm_catalog_products',
+    { name: 'rm_catalog_stock', key: ['product_id', 'warehouse'] },
+    { name: 'rm_catalog_recent_reviews', key: ['product_id'] },
+  ],
   handles: [
     'CategoryCreated',
     'ProductAdded',

@@ -63,6 +63,7 @@ async function cancelled(sql: Sql, d: OrderCancelled['data']): Promise<void> {
 export const ordersProjection: Projection<ShopEvent, ProjectionDb> = {
   name: 'orders',
   version: 1,
+  tables: ['rm_orders', 'rm_orders_daily'],
   handles: ['OrderPlaced', 'OrderCancelled'],
   setup: ({ sql }) => sql.exec(SETUP),
   async reset({ sql }) {

@@ -104,6 +104,14 @@ async function reindex(sql: Sql, fullText: FullTextIndex, ids: Iterable<string>)
 export const searchProjection: Projection<ShopEvent, ProjectionDb> = {
   name: 'search',
   version: 1,
+  // The full-text index's tables are the store's: SQLite's FTS5 table and its id keys (whose
+  // numbers depend on batching, so verify leaves them out).
+  tables: [
+    'rm_search_categories',
+    'rm_search_products',
+    SEARCH_INDEX,
+    { name: `${SEARCH_INDEX}_ids`, internal: true },
+  ],
   handles: [
     'CategoryCreated',
     'ProductAdded',

@@ -1,6 +1,14 @@
 import type { Event } from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
-import type { Checkpoint, Projection, ReadStore, ReadTx } from '../../core/projection.js';
+import type {
+  Checkpoint,
+  Projection,
+  ReadStore,
+  ReadTables,
+  ReadTransactOptions,
+  ReadTx,
+} from '../../core/projection.js';
+import { isIdentity, renameTables } from '../../core/table-names.js';
 import { MemoryTables } from './tables.js';
 
 /** A read store in memory: read models as `MemoryTables`, checkpoints beside them, atomic batches. */
@@ -16,11 +24,27 @@ export class MemoryReadStore implements ReadStore<MemoryTables> {
     return new Map(this.tables.rows<Checkpoint>('$checkpoints').map((c) => [c.name, c]));
   }
 
-  transact<T>(fn: (tx: ReadTx<MemoryTables>) => Promise<T> | T): Promise<T> {
+  /** Blue/green table operations on the same journal as the rows (a throw undoes them). */
+  private readonly ops: ReadTables = {
+    list: async () => this.tables.names().filter((n) => n !== '$checkpoints'),
+    rename: async (from, to) => this.tables.renameTable(from, to),
+    drop: async (name) => this.tables.dropTable(name),
+    rows: async (name) => this.tables.rows<Record<string, unknown>>(name),
+    checkpoint: async (name) => this.tables.get<Checkpoint>('$checkpoints', name),
+    deleteCheckpoint: async (name) => this.tables.delete('$checkpoints', name),
+  };
+
+  transact<T>(
+    fn: (tx: ReadTx<MemoryTables>) => Promise<T> | T,
+    options: ReadTransactOptions = {},
+  ): Promise<T> {
+    const { names } = options;
+    const db = names && !isIdentity(names) ? this.tables.renamed(renameTables(names)) : this.tables;
     return this.mutex.run(() =>
       this.tables.atomically(() =>
         fn({
-          db: this.tables,
+          db,
+          tables: this.ops,
           saveCheckpoint: async (c) => this.tables.set('$checkpoints', c.name, c),
         }),
       ),

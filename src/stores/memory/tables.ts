@@ -10,22 +10,29 @@ export class MemoryTables {
   private readonly tables = new Map<string, Map<string, unknown>>();
   private journal: Undo[] | undefined;
   private readOnly = false;
+  /** Set on a renamed view: maps the names a projection uses to the copy's. */
+  private rename: ((name: string) => string) | undefined;
 
   private table(name: string): Map<string, unknown> {
-    let t = this.tables.get(name);
+    const real = this.rename ? this.rename(name) : name;
+    let t = this.tables.get(real);
     if (!t) {
       t = new Map();
-      this.tables.set(name, t);
+      this.tables.set(real, t);
     }
     return t;
   }
 
+  private existing(name: string): Map<string, unknown> | undefined {
+    return this.tables.get(this.rename ? this.rename(name) : name);
+  }
+
   get<T>(table: string, key: string): T | undefined {
-    return this.tables.get(table)?.get(key) as T | undefined;
+    return this.existing(table)?.get(key) as T | undefined;
   }
 
   rows<T>(table: string): T[] {
-    return [...(this.tables.get(table)?.values() ?? [])] as T[];
+    return [...(this.existing(table)?.values() ?? [])] as T[];
   }
 
   set<T>(table: string, key: string, row: T): void {
@@ -39,7 +46,7 @@ export class MemoryTables {
 
   delete(table: string, key: string): void {
     this.guard();
-    const t = this.tables.get(table);
+    const t = this.existing(table);
     if (!t?.has(key)) return;
     const before = t.get(key);
     t.delete(key);
@@ -47,7 +54,42 @@ export class MemoryTables {
   }
 
   clear(table: string): void {
-    for (const key of [...(this.tables.get(table)?.keys() ?? [])]) this.delete(table, key);
+    for (const key of [...(this.existing(table)?.keys() ?? [])]) this.delete(table, key);
+  }
+
+  /** The same tables seen with other names (a blue/green copy's); see `renameTables`. */
+  renamed(rename: (name: string) => string): MemoryTables {
+    const view = Object.create(this) as MemoryTables;
+    view.rename = rename;
+    return view;
+  }
+
+  /** Table names (plain, not renamed). */
+  names(): string[] {
+    return [...this.tables.keys()];
+  }
+
+  /** Renames a table (journaled). */
+  renameTable(from: string, to: string): void {
+    this.guard();
+    const t = this.tables.get(from);
+    if (!t) throw new Error(`No table ${from}`);
+    if (this.tables.has(to)) throw new Error(`Table ${to} exists`);
+    this.tables.delete(from);
+    this.tables.set(to, t);
+    this.journal?.push(() => {
+      this.tables.delete(to);
+      this.tables.set(from, t);
+    });
+  }
+
+  /** Drops a table if it exists (journaled). */
+  dropTable(name: string): void {
+    this.guard();
+    const t = this.tables.get(name);
+    if (!t) return;
+    this.tables.delete(name);
+    this.journal?.push(() => this.tables.set(name, t));
   }
 
   private guard(): void {

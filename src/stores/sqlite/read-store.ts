@@ -1,8 +1,18 @@
 import type Database from 'better-sqlite3';
 import type { Event } from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
-import type { Checkpoint, Projection, ReadStore, ReadTx } from '../../core/projection.js';
+import type {
+  Checkpoint,
+  Projection,
+  ReadStore,
+  ReadTables,
+  ReadTransactOptions,
+  ReadTx,
+  SkippedEvent,
+} from '../../core/projection.js';
+import { isIdentity } from '../../core/table-names.js';
 import { migrate, openSqlite, type SqliteSynchronous } from './open.js';
+import { renamedDb } from './renamed-db.js';
 import { readStoreMigrations } from './schema.js';
 
 export interface SqliteReadStoreOptions {
@@ -21,7 +31,51 @@ interface CheckpointRow {
   position: number | bigint;
   status: 'running' | 'failed';
   failure: string | null;
+  meta: string | null;
 }
+
+/** Identifiers are quoted; a name with a double quote is refused rather than escaped. */
+const quote = (name: string) => {
+  if (name.includes('"')) throw new Error(`Invalid table name: ${name}`);
+  return `"${name}"`;
+};
+
+function toCheckpoint(r: CheckpointRow): Checkpoint {
+  const failure = r.failure ? JSON.parse(r.failure) : undefined;
+  const meta = r.meta
+    ? (JSON.parse(r.meta) as {
+        generation?: number;
+        skipped?: { position: string; at: string }[];
+      })
+    : {};
+  return {
+    name: r.name,
+    version: r.version,
+    position: BigInt(r.position),
+    status: r.status,
+    ...(failure
+      ? { failure: { ...failure, position: BigInt(failure.position), at: new Date(failure.at) } }
+      : {}),
+    ...(meta.generation ? { generation: meta.generation } : {}),
+    ...(meta.skipped?.length
+      ? {
+          skipped: meta.skipped.map((k) => ({
+            ...(k as unknown as SkippedEvent),
+            position: BigInt(k.position),
+            at: new Date(k.at),
+          })),
+        }
+      : {}),
+  };
+}
+
+const metaOf = (c: Checkpoint): string | null =>
+  c.generation || c.skipped?.length
+    ? JSON.stringify({
+        generation: c.generation ?? 0,
+        skipped: (c.skipped ?? []).map((k) => ({ ...k, position: k.position.toString() })),
+      })
+    : null;
 
 /** Read models in their own SQLite file; each batch commits with its checkpoint. */
 export class SqliteReadStore implements ReadStore<Database.Database> {
@@ -35,10 +89,11 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
     this.db = openSqlite(options.path, { synchronous: options.synchronous ?? 'normal' });
     migrate(this.db, readStoreMigrations);
     this.saveStmt = this.db.prepare(
-      `INSERT INTO tworooms_checkpoints (name, version, position, status, failure, updated_at)
-       VALUES (@name, @version, @position, @status, @failure, @updatedAt)
+      `INSERT INTO tworooms_checkpoints (name, version, position, status, failure, meta, updated_at)
+       VALUES (@name, @version, @position, @status, @failure, @meta, @updatedAt)
        ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position,
-         status = excluded.status, failure = excluded.failure, updated_at = excluded.updated_at`,
+         status = excluded.status, failure = excluded.failure, meta = excluded.meta,
+         updated_at = excluded.updated_at`,
     );
   }
 
@@ -50,35 +105,45 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
 
   async loadCheckpoints(): Promise<ReadonlyMap<string, Checkpoint>> {
     const rows = this.db.prepare('SELECT * FROM tworooms_checkpoints').all() as CheckpointRow[];
-    return new Map(
-      rows.map((r) => {
-        const failure = r.failure ? JSON.parse(r.failure) : undefined;
-        const checkpoint: Checkpoint = {
-          name: r.name,
-          version: r.version,
-          position: BigInt(r.position),
-          status: r.status,
-          ...(failure
-            ? {
-                failure: {
-                  ...failure,
-                  position: BigInt(failure.position),
-                  at: new Date(failure.at),
-                },
-              }
-            : {}),
-        };
-        return [r.name, checkpoint];
-      }),
-    );
+    return new Map(rows.map((r) => [r.name, toCheckpoint(r)]));
   }
 
-  transact<T>(fn: (tx: ReadTx<Database.Database>) => Promise<T> | T): Promise<T> {
+  /** Blue/green table operations (SQLite's ALTER TABLE … RENAME and DROP are transactional). */
+  private readonly tables: ReadTables = {
+    list: async () =>
+      this.db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .pluck()
+        .all() as string[],
+    rename: async (from, to) => {
+      this.db.exec(`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`);
+    },
+    drop: async (name) => {
+      this.db.exec(`DROP TABLE IF EXISTS ${quote(name)}`);
+    },
+    rows: async (name) =>
+      this.db.prepare(`SELECT * FROM ${quote(name)}`).all() as Record<string, unknown>[],
+    checkpoint: async (name) => {
+      const row = this.db.prepare('SELECT * FROM tworooms_checkpoints WHERE name = ?').get(name);
+      return row ? toCheckpoint(row as CheckpointRow) : undefined;
+    },
+    deleteCheckpoint: async (name) => {
+      this.db.prepare('DELETE FROM tworooms_checkpoints WHERE name = ?').run(name);
+    },
+  };
+
+  transact<T>(
+    fn: (tx: ReadTx<Database.Database>) => Promise<T> | T,
+    options: ReadTransactOptions = {},
+  ): Promise<T> {
+    const names = options.names;
+    const db = names && !isIdentity(names) ? renamedDb(this.db, names) : this.db;
     return this.mutex.run(async () => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const result = await fn({
-          db: this.db,
+          db,
+          tables: this.tables,
           saveCheckpoint: async (c) => {
             this.saveStmt.run({
               name: c.name,
@@ -88,6 +153,7 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
               failure: c.failure
                 ? JSON.stringify({ ...c.failure, position: c.failure.position.toString() })
                 : null,
+              meta: metaOf(c),
               updatedAt: Date.now(),
             });
           },

@@ -37,4 +37,9 @@ export const readStoreMigrations = [
         updated_at INTEGER NOT NULL
       );`,
   },
+  {
+    // Blue/green generation and the operator's skips, as JSON ({generation, skipped}).
+    name: '0002_checkpoint_meta',
+    sql: 'ALTER TABLE tworooms_checkpoints ADD COLUMN meta TEXT',
+  },
 ] as const;

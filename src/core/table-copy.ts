@@ -1,0 +1,139 @@
+import type { EventLog } from './event-log.js';
+import type { Event, RecordedEvent } from './messages.js';
+import type { Projection, ReadModelTable, ReadStore, ReadTx } from './projection.js';
+import type { TableNames } from './table-names.js';
+
+/** A projection's declared tables, each with its key and whether verify compares it. */
+export function declaredTables(projection: Projection<Event, unknown>): ReadModelTable[] {
+  return (projection.tables ?? []).map((t) => (typeof t === 'string' ? { name: t } : t));
+}
+
+const namesCache = new WeakMap<object, Map<string, TableNames>>();
+
+/** The (memoised) names of one copy of a projection's tables. */
+export function namesOf(
+  projection: Projection<Event, unknown>,
+  tableSuffix: string,
+  indexSuffix: string,
+): TableNames {
+  let byKey = namesCache.get(projection);
+  if (!byKey) {
+    byKey = new Map();
+    namesCache.set(projection, byKey);
+  }
+  const key = `${tableSuffix}|${indexSuffix}`;
+  let names = byKey.get(key);
+  if (!names) {
+    names = { tables: declaredTables(projection).map((t) => t.name), tableSuffix, indexSuffix };
+    byKey.set(key, names);
+  }
+  return names;
+}
+
+/** Drops every table of `names`' tables that ends in `__<kind><digits>` (a copy left behind). */
+export async function dropCopies(
+  tx: ReadTx<unknown>,
+  tables: readonly string[],
+  kinds: readonly string[],
+): Promise<void> {
+  const ops = tx.tables;
+  if (!ops) return;
+  const existing = await ops.list();
+  for (const t of tables) {
+    const leftover = new RegExp(`^${t}__(${kinds.join('|')})\\d+$`);
+    for (const name of existing) if (leftover.test(name)) await ops.drop(name);
+  }
+}
+
+export interface TableCopyOptions<H> {
+  readonly log: EventLog;
+  readonly store: ReadStore<H>;
+  readonly projection: Projection<Event, H>;
+  readonly names: TableNames;
+  /** Where the copy's own checkpoint is kept (for progress seen by other processes), if anywhere. */
+  readonly checkpointName?: string;
+  readonly generation: number;
+  readonly batchSize: number;
+  /** Positions an operator skipped on the live copy: the copy skips them too. */
+  readonly skipped: ReadonlySet<bigint>;
+}
+
+/**
+ * A second copy of a projection's tables, built from position 0 through a handle that renames
+ * them (`names`), while the live copy keeps serving. Blue/green rebuilds and verify use it.
+ */
+export class TableCopy<H> {
+  position = 0n;
+  /** Events applied so far (a rebuild's "events done"). */
+  events = 0;
+  readonly startedAt = Date.now();
+
+  constructor(readonly options: TableCopyOptions<H>) {}
+
+  /** Drops whatever a crashed copy left under these names, creates the tables, saves position 0. */
+  async create(leftoverKinds: readonly string[]): Promise<void> {
+    const { store, projection, names } = this.options;
+    await store.transact((tx) => dropCopies(tx, names.tables, leftoverKinds));
+    await store.transact(
+      async (tx) => {
+        await projection.setup?.(tx.db);
+        await this.save(tx);
+      },
+      { names },
+    );
+  }
+
+  /** Applies batches, each in its own transaction, until the log (or `target`) is reached. */
+  async catchUp(target?: bigint, stopped: () => boolean = () => false): Promise<void> {
+    const { store, names } = this.options;
+    while (!stopped() && (target === undefined || this.position < target)) {
+      const more = await store.transact((tx) => this.applyBatch(tx, target), { names });
+      if (!more) return;
+      await new Promise<void>((resolve) =>
+        typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+      );
+    }
+  }
+
+  /** Inside `tx` (opened with this copy's names): everything up to `target` (default: the log's end). */
+  async applyRemaining(tx: ReadTx<H>, target?: bigint): Promise<bigint> {
+    while (await this.applyBatch(tx, target)) {}
+    return this.position;
+  }
+
+  /** One batch into `tx`; false when there was nothing left to read. */
+  private async applyBatch(tx: ReadTx<H>, target: bigint | undefined): Promise<boolean> {
+    const { log, projection, batchSize, skipped } = this.options;
+    if (target !== undefined && this.position >= target) return false;
+    const read = await log.readAll({
+      after: this.position,
+      limit: batchSize,
+      types: projection.handles,
+    });
+    let events: readonly RecordedEvent[] = read.events;
+    let coveredTo = read.coveredTo;
+    if (target !== undefined && coveredTo > target) {
+      events = events.filter((e) => e.position <= target);
+      coveredTo = target;
+    }
+    if (events.length === 0 && coveredTo <= this.position) return false;
+    const applied = skipped.size ? events.filter((e) => !skipped.has(e.position)) : events;
+    if (applied.length > 0) await projection.apply(applied as RecordedEvent<Event>[], tx.db);
+    this.position = coveredTo;
+    this.events += applied.length;
+    await this.save(tx);
+    return true;
+  }
+
+  private async save(tx: ReadTx<H>): Promise<void> {
+    const { checkpointName, projection, generation } = this.options;
+    if (!checkpointName) return;
+    await tx.saveCheckpoint({
+      name: checkpointName,
+      version: projection.version,
+      position: this.position,
+      status: 'running',
+      generation,
+    });
+  }
+}
