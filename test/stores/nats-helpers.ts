@@ -8,19 +8,19 @@ import { SqliteEventStore } from '../../src/stores/sqlite/index.js';
 import { NATS_URL, runId } from './services.js';
 
 /** A fresh SQLite log and a unique stream/prefix, removed by `cleanup`. */
-export async function natsFixture() {
+export async function natsFixture(url = NATS_URL) {
   const id = runId();
   const dir = mkdtempSync(join(tmpdir(), 'tworooms-nats-'));
   const store = new SqliteEventStore({ path: join(dir, 'write.db') });
   const stream = `TEST_EVENTS_${id}`;
   const prefix = `test${id}`;
-  const nc: NatsConnection = await connect({ servers: NATS_URL.replace('nats://', '') });
+  const nc: NatsConnection = await connect({ servers: url.replace('nats://', '') });
   const jsm: JetStreamManager = await nc.jetstreamManager();
   return {
     store,
     stream,
     prefix,
-    target: { servers: NATS_URL, stream, prefix },
+    target: { servers: url, stream, prefix },
     jsm,
     /** Appends `n` events, one per command, spread over a few streams. */
     async append(n: number, type = 'ProductPriceUpdated') {

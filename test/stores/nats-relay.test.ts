@@ -148,6 +148,19 @@ describe.skipIf(!available)('NATS relay and replay', () => {
     ]);
   });
 
+  it('keeps the relay and a concurrent replay each in order, with no gap', async () => {
+    await f.append(400);
+    const r = relay({ window: 16 });
+    const replay = replayToNats({ log: f.store, ...f.target, from: 1n, label: 'busy' });
+    await caughtUp(r);
+    expect(await replay).toMatchObject({ published: 400, duplicates: 0 });
+    const all = await f.messages();
+    expect(relayed(all).map(positionOf)).toEqual(range(1, 400));
+    const replayed = all.filter((m) => m.header.has(HEADER.replay));
+    expect(replayed.map(positionOf)).toEqual(range(1, 400));
+    expect(r.status()).toMatchObject({ published: 400 });
+  });
+
   it('replays only the requested types, in order', async () => {
     await f.append(6);
     await f.append(4, 'StockLevelSet');

@@ -2,6 +2,7 @@ import type { JetStreamClient, KV, NatsConnection } from 'nats';
 import type { EventLog } from '../../core/event-log.js';
 import type { RecordedEvent } from '../../core/messages.js';
 import { encodeEvent, eventHeaders, eventSubject, HEADER } from './event-message.js';
+import { publishInOrder } from './ordered-publish.js';
 import {
   connectNats,
   DEFAULT_DUPLICATE_WINDOW_MS,
@@ -22,6 +23,8 @@ export interface NatsRelayOptions extends NatsTarget {
   readonly idlePollMs?: number;
   /** JetStream's duplicate window set on the stream (default 2 minutes). */
   readonly duplicateWindowMs?: number;
+  /** Messages in flight at once, chained so they stay in order (default 64; 1: one at a time). */
+  readonly window?: number;
   /** How long to wait for a publish acknowledgement before retrying it (default 5 s). */
   readonly ackTimeoutMs?: number;
   /** Told about each failure (NATS down, …); the relay itself retries forever. */
@@ -42,9 +45,9 @@ const CHECKPOINT_KEY = 'position';
 export const checkpointBucket = (stream: string) => `${stream}_relay`;
 
 /**
- * Publishes every event of the log, in position order, into a JetStream stream. One event is in
- * flight at a time and the next is sent only after JetStream acknowledged the previous one, so
- * the stream holds the relay's events in log order with no gap, even across outages. Each event's
+ * Publishes every event of the log, in position order, into a JetStream stream. Events go out in
+ * chained windows (`publishInOrder`): each is stored only right after its predecessor, so the
+ * stream holds the relay's events in log order with no gap, even across outages. Each event's
  * id is its `Nats-Msg-Id`: an event sent again (a retry after a lost ack, a restart after a
  * crash) is dropped by JetStream within the duplicate window. The checkpoint (a key in a
  * JetStream KV bucket) is written only after the acknowledgements of a whole batch, and on start
@@ -209,28 +212,32 @@ export class NatsRelay {
       after: from,
       limit: this.options.batchSize ?? 500,
     });
-    for (const event of events) {
-      if (this.stopped) return true;
-      await this.publish(event);
-      this.position = event.position;
-    }
+    const js = this.js;
+    if (!js) throw new Error('not connected');
+    // Only the part not yet acknowledged (a retry after an outage resumes mid-batch).
+    const pending = events.filter((e) => e.position > (this.position ?? 0n));
+    await publishInOrder(
+      js,
+      pending.map((e) => ({
+        subject: eventSubject(this.target.prefix, e.type),
+        data: encodeEvent(e),
+        msgId: e.id,
+        headers: eventHeaders(e),
+      })),
+      (i, ack) => {
+        if (ack.duplicate) this.counts.duplicates++;
+        else this.counts.published++;
+        this.position = (pending[i] as RecordedEvent).position;
+      },
+      this.options.window ?? 64,
+    );
+    if (this.stopped) return true;
     if (coveredTo > from) {
       this.position = coveredTo;
       await this.kv?.put(CHECKPOINT_KEY, coveredTo.toString());
       for (const l of this.progressListeners) l(coveredTo);
     }
     return coveredTo > from;
-  }
-
-  private async publish(event: RecordedEvent): Promise<void> {
-    const js = this.js;
-    if (!js) throw new Error('not connected');
-    const ack = await js.publish(eventSubject(this.target.prefix, event.type), encodeEvent(event), {
-      msgID: event.id,
-      headers: eventHeaders(event),
-    });
-    if (ack.duplicate) this.counts.duplicates++;
-    else this.counts.published++;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { EventLogReader } from '../../core/event-log.js';
 import { encodeEvent, eventHeaders, eventSubject } from './event-message.js';
+import { publishInOrder } from './ordered-publish.js';
 import { connectNats, ensureEventStream, type NatsTarget, resolveTarget } from './stream.js';
 
 export interface ReplayOptions extends NatsTarget {
@@ -60,15 +61,28 @@ export async function replayToNats(options: ReplayOptions): Promise<ReplayResult
         limit: options.batchSize ?? 500,
         ...(options.types ? { types: options.types } : {}),
       });
-      for (const event of events) {
-        if (event.position > to) break;
-        // One at a time: the next is sent only once the previous is stored, so order holds.
-        const ack = await js.publish(eventSubject(prefix, event.type), encodeEvent(event), {
-          msgID: replayMsgId(label, event.id),
-          headers: eventHeaders(event, label),
-        });
-        if (ack.duplicate) duplicates++;
-        else published++;
+      const inRange = events.filter((e) => e.position <= to);
+      // Retried a few times (a lost ack, a concurrent relay breaking the chain), then it fails.
+      let done = 0;
+      for (let attempt = 1; done < inRange.length; attempt++) {
+        try {
+          await publishInOrder(
+            js,
+            inRange.slice(done).map((e) => ({
+              subject: eventSubject(prefix, e.type),
+              data: encodeEvent(e),
+              msgId: replayMsgId(label, e.id),
+              headers: eventHeaders(e, label),
+            })),
+            (_i, ack) => {
+              done++;
+              if (ack.duplicate) duplicates++;
+              else published++;
+            },
+          );
+        } catch (error) {
+          if (attempt >= 5) throw error;
+        }
       }
       if (coveredTo <= after) break; // the log ends before `to`
       after = coveredTo;
