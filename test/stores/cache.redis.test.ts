@@ -73,6 +73,21 @@ describe.skipIf(!available)('RedisCache beyond the port', () => {
     }
   });
 
+  it('keeps tag versions without expiry and entries with the TTL (eviction-safe layout)', async () => {
+    const prefix = `test:cache:${runId()}`;
+    const cache = new RedisCache({ redis: REDIS_URL, prefix, ttlMs: 60_000 });
+    try {
+      await cache.ready();
+      await cache.set('k', { value: 1, position: 1n }, ['product:1'], await cache.ticket());
+      await cache.invalidate(['product:2']);
+      expect(await admin.pttl(`${prefix}:tag:product:2`)).toBe(-1);
+      expect(await admin.pttl(`${prefix}:entry:k`)).toBeGreaterThan(0);
+    } finally {
+      await cache.close();
+      await dropPrefix(prefix);
+    }
+  });
+
   it('reads as a miss and refuses sets while Redis is unreachable, and never rejects', async () => {
     // a real client to a port where nothing listens (no mock)
     const cache = new RedisCache({ redis: 'redis://127.0.0.1:1', prefix: `test:cache:${runId()}` });

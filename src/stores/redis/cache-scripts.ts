@@ -61,14 +61,14 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', K
 return 1
 `;
 
-/** KEYS: clock · ARGV: tag-key prefix, tag ttl ms (0: none), tags… → the new version. */
+/**
+ * KEYS: clock · ARGV: tag-key prefix, tags… → the new version. Tag keys never expire: were one
+ * evicted or expired, the entries it invalidated would be served again. There is one per distinct
+ * tag (products and categories), so they stay small; entries carry the TTL.
+ */
 export const INVALIDATE = `${NEXT_VERSION}
 local v = next_version(KEYS[1])
-local ttl = tonumber(ARGV[2])
-for i = 3, #ARGV do
-  if ttl > 0 then redis.call('SET', ARGV[1] .. ARGV[i], v, 'PX', ttl)
-  else redis.call('SET', ARGV[1] .. ARGV[i], v) end
-end
+for i = 2, #ARGV do redis.call('SET', ARGV[1] .. ARGV[i], v) end
 return v
 `;
 

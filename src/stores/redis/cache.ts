@@ -8,7 +8,7 @@ export interface RedisCacheOptions {
   readonly redis: string | Redis;
   /** Prefix of every key this cache owns (default `tworooms:cache`); processes sharing it share the cache. */
   readonly prefix?: string;
-  /** Time to live of an entry in ms (default 30 s; 0: no expiry). Use the same value on every process. */
+  /** Time to live of an entry in ms (default 30 s; 0: no expiry). */
   readonly ttlMs?: number;
 }
 
@@ -24,17 +24,9 @@ interface Scripted {
     position: string,
     value: string,
   ): Promise<number>;
-  cacheInvalidate(
-    clock: string,
-    tagPrefix: string,
-    ttl: string,
-    ...tags: string[]
-  ): Promise<string>;
+  cacheInvalidate(clock: string, tagPrefix: string, ...tags: string[]): Promise<string>;
   cacheClear(clock: string, floor: string): Promise<string>;
 }
-
-/** How much longer than an entry a tag's version is kept: covers a ticket held by a slow query. */
-const TAG_MARGIN_MS = 10 * 60_000;
 
 /**
  * The production cache: entries in Redis, shared by every API process using the same prefix,
@@ -51,7 +43,6 @@ export class RedisCache implements Cache {
   private readonly ownsClient: boolean;
   private readonly keys;
   private readonly ttlMs: number;
-  private readonly tagTtlMs: number;
   /** An invalidation may have been lost: serve nothing until a `clear` has gone through. */
   private mustClear = false;
   hits = 0;
@@ -84,7 +75,6 @@ export class RedisCache implements Cache {
       entry: (key: string) => `${prefix}:entry:${key}`,
     };
     this.ttlMs = options.ttlMs ?? 30_000;
-    this.tagTtlMs = this.ttlMs === 0 ? 0 : this.ttlMs + TAG_MARGIN_MS;
   }
 
   async get<T>(key: string): Promise<CacheHit<T> | undefined> {
@@ -138,12 +128,7 @@ export class RedisCache implements Cache {
   async invalidate(tags: readonly string[]): Promise<void> {
     if (tags.length === 0) return;
     try {
-      await this.redis.cacheInvalidate(
-        this.keys.clock,
-        this.keys.tag,
-        String(this.tagTtlMs),
-        ...tags,
-      );
+      await this.redis.cacheInvalidate(this.keys.clock, this.keys.tag, ...tags);
     } catch {
       this.errors++;
       this.mustClear = true;
