@@ -14,7 +14,11 @@ export async function natsFixture(url = NATS_URL) {
   const store = new SqliteEventStore({ path: join(dir, 'write.db') });
   const stream = `TEST_EVENTS_${id}`;
   const prefix = `test${id}`;
-  const nc: NatsConnection = await connect({ servers: url.replace('nats://', '') });
+  const nc: NatsConnection = await connect({
+    servers: url.replace('nats://', ''),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
   const jsm: JetStreamManager = await nc.jetstreamManager();
   return {
     store,
@@ -28,6 +32,18 @@ export async function natsFixture(url = NATS_URL) {
         const event: Event = { type, data: { productId: `p${i % 7}`, priceCents: i } };
         await store.append(`product-${i % 7}`, [event]);
       }
+    },
+    /** Resolves once JetStream answers this fixture's connection (e.g. after a server restart). */
+    async jetStreamAnswers() {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+        const ok = await jsm.streams.info(stream).then(
+          () => true,
+          () => false,
+        );
+        if (ok) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error('JetStream did not answer within 30 s');
     },
     /** Every message of the stream, in stream order. */
     async messages(): Promise<StoredMsg[]> {

@@ -102,6 +102,7 @@ describe.skipIf(!available)('NATS relay across an outage', () => {
       await commands;
       const head = await f.store.headPosition();
       await eventually(() => relay.status().position === head, 'backlog drained', 60_000);
+      await f.jetStreamAnswers(); // this test's own connection, back after the restart
       expect(failures).toBe(0);
       expect(head).toBe(BigInt(committed));
       const messages = await f.messages();

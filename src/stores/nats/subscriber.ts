@@ -50,26 +50,30 @@ export function natsEventSubscription(options: EventSubscriptionOptions): EventS
 
   const ready = (async () => {
     let backoff = 200;
-    for (;;) {
+    const filterSubjects = options.types?.map((t) => eventSubject(prefix, t));
+    // Connect and create the consumer, retrying with back-off until it works or `close`.
+    while (!closed) {
       try {
-        nc = await connectNats(options.servers, 'tworooms-subscriber');
+        nc ??= await connectNats(options.servers, 'tworooms-subscriber');
+        await ensureEventStream(await nc.jetstreamManager(), stream, prefix);
+        const consumer = await nc.jetstream().consumers.get(stream, {
+          deliver_policy: DeliverPolicy.New,
+          ...(filterSubjects ? { filterSubjects } : {}),
+        });
+        messages = await consumer.consume();
         break;
       } catch (error) {
-        if (closed) return;
+        if (closed) break;
         report(error);
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(backoff * 2, 5000);
       }
     }
-    if (closed) return nc.close();
-    await ensureEventStream(await nc.jetstreamManager(), stream, prefix);
-    const js = nc.jetstream();
-    const filterSubjects = options.types?.map((t) => eventSubject(prefix, t));
-    const consumer = await js.consumers.get(stream, {
-      deliver_policy: DeliverPolicy.New,
-      ...(filterSubjects ? { filterSubjects } : {}),
-    });
-    messages = await consumer.consume();
+    if (closed || !messages) {
+      messages?.stop();
+      if (nc && !nc.isClosed()) await nc.close();
+      return;
+    }
     await options.onSubscribed?.();
     void (async () => {
       for await (const m of messages) {
