@@ -17,6 +17,25 @@ export interface Config {
   readonly defaultWaitMs: number;
   /** How long a background job waits for more triggers of the same key (debounce), in ms. */
   readonly jobDelayMs: number;
+  /** `TWOROOMS_CACHE=redis://…`: the Redis cache; undefined: the in-process cache. */
+  readonly cache: CacheConfig | undefined;
+  /** `TWOROOMS_BUS=nats://…`: NATS JetStream; undefined: in-process notify only. */
+  readonly bus: BusConfig | undefined;
+}
+
+export interface CacheConfig {
+  readonly url: string;
+  /** `TWOROOMS_CACHE_PREFIX` (default `tworooms:cache`): processes sharing it share the cache. */
+  readonly prefix: string;
+}
+
+export interface BusConfig {
+  /** One or several (comma-separated) `nats://host:port` URLs. */
+  readonly url: string;
+  /** `TWOROOMS_BUS_STREAM` (default `TWOROOMS_EVENTS`). */
+  readonly stream: string;
+  /** `TWOROOMS_BUS_PREFIX` (default `tworooms`): subjects are `<prefix>.events.<EventType>`. */
+  readonly prefix: string;
 }
 
 export class ConfigError extends Error {
@@ -72,19 +91,39 @@ const integer = (
   return n;
 };
 
+const inProcess = (v: string | undefined) => !v || v === 'memory' || v === 'in-process';
+
+function cacheConfig(env: NodeJS.ProcessEnv): CacheConfig | undefined {
+  const url = env['TWOROOMS_CACHE'];
+  if (inProcess(url)) return undefined;
+  if (!/^rediss?:\/\/[^\s]+$/.test(url ?? ''))
+    throw new ConfigError(`TWOROOMS_CACHE=${url}: use memory or a redis://host:port URL.`);
+  return { url: url as string, prefix: env['TWOROOMS_CACHE_PREFIX'] || 'tworooms:cache' };
+}
+
+function busConfig(env: NodeJS.ProcessEnv): BusConfig | undefined {
+  const url = env['TWOROOMS_BUS'];
+  if (inProcess(url)) return undefined;
+  if (!(url ?? '').split(',').every((u) => /^nats:\/\/[^\s/,]+$/.test(u.trim())))
+    throw new ConfigError(
+      `TWOROOMS_BUS=${url}: use in-process or nats://host:port (comma-separated for a cluster).`,
+    );
+  const stream = env['TWOROOMS_BUS_STREAM'] || 'TWOROOMS_EVENTS';
+  if (!/^[A-Za-z0-9_-]+$/.test(stream))
+    throw new ConfigError(`TWOROOMS_BUS_STREAM=${stream}: use letters, digits, - and _.`);
+  const prefix = env['TWOROOMS_BUS_PREFIX'] || 'tworooms';
+  if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(prefix))
+    throw new ConfigError(
+      `TWOROOMS_BUS_PREFIX=${prefix}: use dot-separated tokens without wildcards.`,
+    );
+  return { url: url as string, stream, prefix };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env['TWOROOMS_DATA_DIR'] || './data');
   const readMode = env['TWOROOMS_READS'] || 'read-model';
   if (readMode !== 'read-model' && readMode !== 'write-db') {
     throw new ConfigError(`TWOROOMS_READS must be read-model or write-db (got ${readMode}).`);
-  }
-  for (const name of ['TWOROOMS_CACHE', 'TWOROOMS_BUS'] as const) {
-    const v = env[name];
-    if (v && v !== 'memory' && v !== 'in-process') {
-      throw new ConfigError(
-        `${name}=${v}: only the in-process ${name === 'TWOROOMS_CACHE' ? 'cache' : 'bus'} is supported in this version.`,
-      );
-    }
   }
   const sync = (env['TWOROOMS_SQLITE_SYNCHRONOUS'] || 'full').toLowerCase();
   if (sync !== 'normal' && sync !== 'full')
@@ -120,5 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     defaultWaitMs: integer(env['TWOROOMS_WAIT_MS'], 'TWOROOMS_WAIT_MS', 2000, 0, 10_000),
     jobDelayMs: integer(env['TWOROOMS_JOB_DELAY_MS'], 'TWOROOMS_JOB_DELAY_MS', 1000, 0, 600_000),
+    cache: cacheConfig(env),
+    bus: busConfig(env),
   };
 }

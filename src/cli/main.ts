@@ -7,6 +7,8 @@ import { isTworoomsError } from '../core/errors.js';
 import { migrateCommand } from './migrate.js';
 import { projectionsCommand, retryCommand, skipCommand } from './projections.js';
 import { rebuildCommand } from './rebuild.js';
+import { relayCommand } from './relay.js';
+import { labelFlag, positionFlag, replayCommand, typesFlag } from './replay.js';
 import { seedCommand } from './seed.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
@@ -92,6 +94,41 @@ program
   .action((name: string, position: string, opts: { url?: string }) =>
     skipCommand(loadConfig(), name, position, opts),
   );
+
+program
+  .command('relay')
+  .description(
+    'publish every event of the log, in order, to NATS JetStream (TWOROOMS_BUS, TWOROOMS_BUS_STREAM, TWOROOMS_BUS_PREFIX)',
+  )
+  .option('--stream <name>', 'JetStream stream (default TWOROOMS_BUS_STREAM or TWOROOMS_EVENTS)')
+  .option('--prefix <prefix>', 'subject prefix (default TWOROOMS_BUS_PREFIX or tworooms)')
+  .option(
+    '--poll-ms <ms>',
+    'look for events appended by other processes this often',
+    positiveInt,
+    100,
+  )
+  .action((opts: { stream?: string; prefix?: string; pollMs: number }) =>
+    relayCommand(loadConfig(), opts),
+  );
+
+program
+  .command('replay')
+  .description(
+    'republish a range of the archive to NATS JetStream for consumers that need to catch up',
+  )
+  .requiredOption('--from <position>', 'first position (inclusive)', positionFlag)
+  .option('--to <position>', 'last position (inclusive; default: the log head)', positionFlag)
+  .option('--types <types>', 'only these event types, comma-separated', typesFlag)
+  .option(
+    '--label <label>',
+    'part of each message id: repeating a replay with the same label within the duplicate window publishes nothing twice',
+    labelFlag,
+    'replay',
+  )
+  .option('--stream <name>', 'JetStream stream (default TWOROOMS_BUS_STREAM or TWOROOMS_EVENTS)')
+  .option('--prefix <prefix>', 'subject prefix (default TWOROOMS_BUS_PREFIX or tworooms)')
+  .action((opts: Parameters<typeof replayCommand>[1]) => replayCommand(loadConfig(), opts));
 
 try {
   await program.parseAsync();

@@ -1,0 +1,1 @@
+export { RedisCache, type RedisCacheOptions, redisCache } from './cache.js';

@@ -1,0 +1,105 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisCache } from '../../src/stores/redis/index.js';
+import { cacheConformance } from '../conformance/cache-suite.js';
+import { REDIS_URL, requireService, runId } from './services.js';
+
+const available = await requireService(REDIS_URL);
+let admin: Redis;
+
+beforeAll(() => {
+  if (available) admin = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  admin?.disconnect();
+});
+
+/** Deletes every key under `prefix` (test clean-up only: SCAN is fine here, not on a hot path). */
+async function dropPrefix(prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    if (keys.length > 0) await admin.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+if (available) {
+  cacheConformance('redis', async (options) => {
+    const prefix = `test:cache:${runId()}`;
+    const open = async () => {
+      const cache = new RedisCache({
+        redis: REDIS_URL,
+        prefix,
+        ...(options?.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+      });
+      await cache.ready();
+      return cache;
+    };
+    const cache = await open();
+    const siblings: RedisCache[] = [];
+    return {
+      cache,
+      sibling: async () => {
+        const other = await open();
+        siblings.push(other);
+        return other;
+      },
+      cleanup: async () => {
+        for (const c of [cache, ...siblings]) await c.close();
+        await dropPrefix(prefix);
+      },
+    };
+  });
+}
+
+describe.skipIf(!available)('RedisCache beyond the port', () => {
+  it('keeps refusing old tickets after Redis lost every key (it is only a cache)', async () => {
+    const prefix = `test:cache:${runId()}`;
+    const cache = new RedisCache({ redis: REDIS_URL, prefix });
+    try {
+      await cache.ready();
+      await cache.invalidate(['product:1']);
+      const ticket = await cache.ticket();
+      await dropPrefix(prefix); // a flush: the clock is gone too
+      await cache.invalidate(['product:1']);
+      expect(await cache.set('k', { value: 1, position: 1n }, ['product:1'], ticket)).toBe(false);
+      expect(
+        await cache.set('k', { value: 1, position: 1n }, ['product:1'], await cache.ticket()),
+      ).toBe(true);
+    } finally {
+      await cache.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('keeps tag versions without expiry and entries with the TTL (eviction-safe layout)', async () => {
+    const prefix = `test:cache:${runId()}`;
+    const cache = new RedisCache({ redis: REDIS_URL, prefix, ttlMs: 60_000 });
+    try {
+      await cache.ready();
+      await cache.set('k', { value: 1, position: 1n }, ['product:1'], await cache.ticket());
+      await cache.invalidate(['product:2']);
+      expect(await admin.pttl(`${prefix}:tag:product:2`)).toBe(-1);
+      expect(await admin.pttl(`${prefix}:entry:k`)).toBeGreaterThan(0);
+    } finally {
+      await cache.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('reads as a miss and refuses sets while Redis is unreachable, and never rejects', async () => {
+    // a real client to a port where nothing listens (no mock)
+    const cache = new RedisCache({ redis: 'redis://127.0.0.1:1', prefix: `test:cache:${runId()}` });
+    try {
+      await expect(cache.ready()).rejects.toThrow(/Redis unreachable/);
+      expect(await cache.get('k')).toBeUndefined();
+      const ticket = await cache.ticket();
+      expect(await cache.set('k', { value: 1, position: 1n }, ['t'], ticket)).toBe(false);
+      await cache.invalidate(['t']);
+      expect(cache.errors).toBeGreaterThanOrEqual(3);
+    } finally {
+      await cache.close();
+    }
+  });
+});

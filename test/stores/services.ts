@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
+
+export const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export const NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+
+/** A random suffix so that concurrent runs never share keys, streams or databases. */
+export const runId = () => randomBytes(5).toString('hex');
+
+/** True when something accepts TCP connections at `url`'s host and port. */
+export function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(Number(port), hostname, () => done(true));
+  });
+}
+
+/** Skip when a service is down locally; under CI a missing service fails the run. */
+export async function requireService(url: string): Promise<boolean> {
+  if (await reachable(url)) return true;
+  if (process.env['CI'] === 'true') throw new Error(`service not reachable at ${url}`);
+  return false;
+}
+
+/** Polls `check` until it holds (deadline `ms`): no fixed sleeps. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
