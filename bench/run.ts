@@ -3,6 +3,7 @@
 import { appendBench } from './append.js';
 import { catalogBench } from './catalog.js';
 import { commandBench } from './command.js';
+import { flashSaleBench } from './flash-sale.js';
 import { type BenchOptions, type Metrics, machine, printTable, writeResult } from './lib.js';
 import { rebuildBench } from './rebuild.js';
 
@@ -10,6 +11,7 @@ const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
   append: appendBench,
   catalog: catalogBench,
   command: commandBench,
+  'flash-sale': flashSaleBench,
   rebuild: rebuildBench,
 };
 
