@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { latencyChart } from './flash/chart.js';
-import { type LoadResult, runLoad, type Summary } from './flash/loadgen.js';
+import { type LoadResult, type OpenStream, runLoad, type Summary } from './flash/loadgen.js';
 import { caughtUp, prepareSale } from './flash/setup.js';
 import { openStack, type StackName } from './flash/stacks.js';
 import {
@@ -29,6 +29,8 @@ interface Settings {
   reads: number;
   writes: number;
   seconds: number;
+  rate: number | undefined;
+  capacitySeconds: number;
   stack: StackName;
   hot: number;
   hotUnits: number;
@@ -57,7 +59,14 @@ function count(args: readonly string[], name: string, fallback: number, min = 1)
   return n;
 }
 
+const FLAGS = ['quick', 'no-peer', 'products', 'reads', 'writes', 'seconds', 'rate', 'stack'];
+
 export function settingsOf(o: BenchOptions): Settings {
+  const unknown = o.args.filter((a) => a.startsWith('--') && !FLAGS.includes(a.slice(2)));
+  if (unknown.length > 0)
+    throw new Error(
+      `flash-sale: unknown option ${unknown.join(', ')} (known: --${FLAGS.join(', --')})`,
+    );
   const stack = flag(o.args, 'stack') ?? 'embedded';
   if (stack !== 'embedded' && stack !== 'production')
     throw new Error(`--stack must be embedded or production (got ${stack})`);
@@ -66,7 +75,9 @@ export function settingsOf(o: BenchOptions): Settings {
     products: count(o.args, 'products', q ? 2_000 : 100_000, 100),
     reads: count(o.args, 'reads', q ? 1_500 : 50_000),
     writes: count(o.args, 'writes', q ? 240 : 8_000, 0),
-    seconds: count(o.args, 'seconds', q ? 3 : 60),
+    seconds: count(o.args, 'seconds', q ? 3 : 40),
+    rate: flag(o.args, 'rate') === undefined ? undefined : count(o.args, 'rate', 0),
+    capacitySeconds: q ? 2 : 8,
     stack,
     hot: q ? 20 : 100,
     hotUnits: q ? 300 : 1_000,
@@ -77,6 +88,27 @@ export function settingsOf(o: BenchOptions): Settings {
     connections: 64,
     chart: q ? undefined : 'docs/flash-sale.svg',
   };
+}
+
+interface Rate {
+  readonly reads: number;
+  readonly writes: number;
+  readonly seconds: number;
+}
+
+/**
+ * The sale's fixed rates: `--rate` reads/s, or 60% of level 1's idle read capacity; writes in
+ * the `--reads : --writes` proportion; as long as sending `--reads` takes, at most `--seconds`.
+ */
+function rateOf(s: Settings, l1Capacity: number): Rate {
+  const reads = s.rate ?? Math.max(10, Math.round(0.6 * l1Capacity));
+  const seconds = Math.max(1, Math.min(s.seconds, Math.round(s.reads / reads)));
+  const r = { reads, writes: (reads * s.writes) / s.reads, seconds };
+  console.log(
+    `bench: the sale sends ${r.reads} reads/s${s.writes ? ` + ${r.writes.toFixed(0)} writes/s` : ''} for ${r.seconds} s per run` +
+      (s.rate ? '' : ` (60% of level 1's ${l1Capacity} reads/s)`),
+  );
+  return r;
 }
 
 type Level = 'l1' | 'l2';
@@ -118,11 +150,8 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
     }
     const reads = readRequests(catalog, s.reads);
     const writes = writeRequests(catalog, s.writes);
-    const readRate = s.reads / s.seconds;
-    const writeRate = s.writes / s.seconds;
-    console.log(
-      `bench: ${readRate.toFixed(0)} reads/s${s.writes ? ` + ${writeRate.toFixed(0)} writes/s` : ''} for ${s.seconds} s per run`,
-    );
+    let rate: Rate | undefined;
+    const capacity: Partial<Record<Level, number>> = {};
     for (const level of ['l1', 'l2'] as const) {
       for (const loaded of [false, true]) {
         const name: RunName = `${level}_${loaded ? 'loaded' : 'idle'}`;
@@ -133,10 +162,24 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
           );
           try {
             if (level === 'l2') await caughtUp(server.url, adminToken);
-            const open = (
-              streams: { name: string; ratePerS: number; requests: readonly Req[] }[],
-              ms: number,
-            ) =>
+            if (!loaded) {
+              // Closed loop: how many reads/s this level serves at most, idle. Level 1's figure
+              // sets the sale's read rate (unless --rate), so level 1 starts healthy.
+              console.log(`bench: ${level} read capacity (closed loop)…`);
+              const max = await runLoad({
+                mode: 'closed',
+                url: server.url,
+                durationMs: s.capacitySeconds * 1000,
+                name: 'reads',
+                concurrency: 16,
+                requests: reads,
+                timeoutMs: 10_000,
+              });
+              capacity[level] = max.streams['reads']!.okPerS;
+            }
+            rate ??= rateOf(s, capacity.l1 ?? 0);
+            const r = rate;
+            const open = (streams: OpenStream[], ms: number) =>
               runLoad({
                 mode: 'open',
                 url: server.url,
@@ -146,16 +189,16 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
                 connections: s.connections,
                 timeoutMs: 10_000,
               });
-            // Warm-up (discarded): the caches and the JIT, as a shop that has been up a while.
+            // Warm-up (discarded): caches and JIT warm, as in a shop that has been up a while.
             await open(
-              [{ name: 'reads', ratePerS: readRate, requests: reads.slice().reverse() }],
-              Math.min(3000, s.seconds * 300),
+              [{ name: 'reads', ratePerS: r.reads, requests: reads.slice().reverse() }],
+              Math.min(3000, r.seconds * 300),
             );
-            const streams = [{ name: 'reads', ratePerS: readRate, requests: reads }];
-            if (loaded && s.writes > 0)
-              streams.push({ name: 'writes', ratePerS: writeRate, requests: writes });
+            const streams: OpenStream[] = [{ name: 'reads', ratePerS: r.reads, requests: reads }];
+            if (loaded && r.writes > 0)
+              streams.push({ name: 'writes', ratePerS: r.writes, requests: writes });
             console.log(`bench: ${name}…`);
-            const figures: RunFigures = { sale: await open(streams, s.seconds * 1000) };
+            const figures: RunFigures = { sale: await open(streams, r.seconds * 1000) };
             if (level === 'l2' && loaded) {
               console.log('bench: orders at full speed (closed loop)…');
               figures.orders = await runLoad({
@@ -180,8 +223,9 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
         }
       }
     }
-    const metrics = metricsOf(runs, s, seedSeconds, readRate, writeRate);
-    if (s.chart) writeChart(s.chart, runs, s);
+    const r = rate!;
+    const metrics = metricsOf(runs, s, seedSeconds, r, capacity);
+    if (s.chart) writeChart(s.chart, runs, s, r);
     printRuns(runs);
     return metrics;
   } finally {
@@ -240,15 +284,18 @@ function metricsOf(
   runs: Partial<Record<RunName, RunFigures>>,
   s: Settings,
   seedSeconds: number,
-  readRate: number,
-  writeRate: number,
+  rate: Rate,
+  capacity: Partial<Record<Level, number>>,
 ): Metrics {
   const m: Metrics = {
     products: s.products,
     reviews: s.products * 10,
     seed_s: round2(seedSeconds),
-    read_rate_per_s: Math.round(readRate),
-    write_rate_per_s: Math.round(writeRate),
+    l1_read_capacity_per_s: capacity.l1 ?? Number.NaN,
+    l2_read_capacity_per_s: capacity.l2 ?? Number.NaN,
+    read_rate_per_s: Math.round(rate.reads),
+    write_rate_per_s: Math.round(rate.writes),
+    sale_s: rate.seconds,
   };
   const put = (prefix: string, x: Summary | undefined) => {
     if (!x) return;
@@ -317,7 +364,12 @@ const LABELS: Record<RunName, [string, string]> = {
   l2_loaded: ['level 2, during the sale', '#0571b0'],
 };
 
-function writeChart(file: string, runs: Partial<Record<RunName, RunFigures>>, s: Settings) {
+function writeChart(
+  file: string,
+  runs: Partial<Record<RunName, RunFigures>>,
+  s: Settings,
+  rate: Rate,
+) {
   const series = (Object.keys(LABELS) as RunName[])
     .filter((k) => runs[k])
     .map((k) => ({
@@ -325,7 +377,7 @@ function writeChart(file: string, runs: Partial<Record<RunName, RunFigures>>, s:
       color: LABELS[k][1],
       curve: runs[k]!.sale.streams['reads']!.curve,
     }));
-  const title = `Flash sale: read latency, ${(s.reads / s.seconds).toFixed(0)} reads/s (+ ${(s.writes / s.seconds).toFixed(0)} writes/s), ${s.products.toLocaleString('en-US')} products`;
+  const title = `Flash sale: read latency at ${rate.reads} reads/s (+ ${rate.writes.toFixed(0)} writes/s), ${s.products.toLocaleString('en-US')} products`;
   writeFileSync(file, latencyChart(title, series));
   console.log(`  → ${file}`);
 }

@@ -16,7 +16,10 @@ const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
 };
 
 const args = process.argv.slice(2);
-const names = args.filter((a) => !a.startsWith('--'));
+// Options that take a value (flash-sale's): their values are not benchmark names.
+const valued = new Set(['--products', '--reads', '--writes', '--seconds', '--rate', '--stack']);
+const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
+const flags = args.filter((a) => !names.includes(a));
 const options: BenchOptions = {
   quick: args.includes('--quick'),
   peer: !args.includes('--no-peer'),
@@ -32,11 +35,17 @@ if (selected.length === 0 || unknown.length > 0) {
   process.exit(2);
 }
 for (const name of selected) {
-  const metrics = await benches[name]!(options);
+  let metrics: Metrics;
+  try {
+    metrics = await benches[name]!(options);
+  } catch (error) {
+    console.error(`bench ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
   const result = {
     name,
     machine: machine(),
-    command: `npm run bench -- ${[name, ...args.filter((a) => a.startsWith('--'))].join(' ')}`,
+    command: `npm run bench -- ${[name, ...flags].join(' ')}`,
     metrics,
   };
   printTable(result);

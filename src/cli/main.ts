@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { isTworoomsError } from '../core/errors.js';
+import { benchCommand } from './bench.js';
 import { migrateCommand } from './migrate.js';
 import { seedCommand } from './seed.js';
 import { serveCommand } from './serve.js';
@@ -51,6 +52,17 @@ program
   .command('status')
   .description("each projection's version, position, head, lag and state")
   .action(() => statusCommand(loadConfig()));
+
+program
+  .command('bench')
+  .description(
+    'run a benchmark from a source checkout, e.g. `bench flash-sale [--quick] [--products N] [--stack embedded|production]`',
+  )
+  .argument('<name>', 'flash-sale, catalog, append, command, rebuild or all')
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .helpOption(false)
+  .action((_name: string, _opts: unknown, command: Command) => benchCommand(command.args));
 
 try {
   await program.parseAsync();
