@@ -77,18 +77,23 @@ export function settingsOf(o: BenchOptions): Settings {
     writes: count(o.args, 'writes', q ? 240 : 8_000, 0),
     seconds: count(o.args, 'seconds', q ? 3 : 40),
     rate: flag(o.args, 'rate') === undefined ? undefined : count(o.args, 'rate', 0),
-    capacitySeconds: q ? 2 : 8,
+    capacitySeconds: q ? 1 : 8,
     stack,
     hot: q ? 20 : 100,
     hotUnits: q ? 300 : 1_000,
     customers: q ? 20 : 500,
-    orderSeconds: q ? 2 : 10,
-    ceilingSeconds: q ? 2 : 8,
+    orderSeconds: q ? 1 : 10,
+    ceilingSeconds: q ? 1 : 8,
     ceilingRounds: q ? 1 : 3,
     connections: 64,
     chart: q ? undefined : 'docs/flash-sale.svg',
   };
 }
+
+const started = performance.now();
+/** A progress line with the time since the benchmark started. */
+const log = (message: string) =>
+  console.log(`bench +${((performance.now() - started) / 1000).toFixed(1)} s: ${message}`);
 
 interface Rate {
   readonly reads: number;
@@ -105,7 +110,7 @@ function rateOf(s: Settings, l1Capacity: number): Rate {
   const seconds = Math.max(1, Math.min(s.seconds, Math.round(s.reads / reads)));
   const r = { reads, writes: (reads * s.writes) / s.reads, seconds };
   console.log(
-    `bench: the sale sends ${r.reads} reads/s${s.writes ? ` + ${r.writes.toFixed(0)} writes/s` : ''} for ${r.seconds} s per run` +
+    `the sale sends ${r.reads} reads/s${s.writes ? ` + ${r.writes.toFixed(0)} writes/s` : ''} for ${r.seconds} s per run` +
       (s.rate ? '' : ` (60% of level 1's ${l1Capacity} reads/s)`),
   );
   return r;
@@ -131,8 +136,8 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
   const runs: Partial<Record<RunName, RunFigures>> = {};
   try {
     await stack.prepare();
-    console.log(
-      `bench: seeding ${s.products.toLocaleString('en-US')} products, 50 categories, 3 warehouses, ` +
+    log(
+      `seeding ${s.products.toLocaleString('en-US')} products, 50 categories, 3 warehouses, ` +
         `${(s.products * 10).toLocaleString('en-US')} reviews (${s.stack} stack)…`,
     );
     const seedStarted = performance.now();
@@ -165,7 +170,7 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
             if (!loaded) {
               // Closed loop: how many reads/s this level serves at most, idle. Level 1's figure
               // sets the sale's read rate (unless --rate), so level 1 starts healthy.
-              console.log(`bench: ${level} read capacity (closed loop)…`);
+              log(`${level} read capacity (closed loop)…`);
               const max = await runLoad({
                 mode: 'closed',
                 url: server.url,
@@ -197,10 +202,10 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
             const streams: OpenStream[] = [{ name: 'reads', ratePerS: r.reads, requests: reads }];
             if (loaded && r.writes > 0)
               streams.push({ name: 'writes', ratePerS: r.writes, requests: writes });
-            console.log(`bench: ${name}…`);
+            log(`${name}…`);
             const figures: RunFigures = { sale: await open(streams, r.seconds * 1000) };
             if (level === 'l2' && loaded) {
-              console.log('bench: orders at full speed (closed loop)…');
+              log('orders at full speed (closed loop)…');
               figures.orders = await runLoad({
                 mode: 'closed',
                 url: server.url,
@@ -264,7 +269,7 @@ async function ceilingPhases(url: string, catalog: Catalog, s: Settings) {
   const cached: number[] = [];
   const bare: number[] = [];
   try {
-    console.log('bench: cached catalog pages vs the bare-Fastify ceiling (closed loop)…');
+    log('cached catalog pages vs the bare-Fastify ceiling (closed loop)…');
     await closed(url); // warm-up
     await closed(ceiling.url);
     for (let r = 0; r < s.ceilingRounds; r++) {
