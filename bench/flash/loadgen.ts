@@ -132,7 +132,10 @@ function client(url: string, connections: number, timeoutMs: number) {
     const next = waiting[head];
     if (next) {
       waiting[head++] = undefined as never;
-      if (head > 4096 && head * 2 > waiting.length) waiting.splice(0, head), (head = 0);
+      if (head > 4096 && head * 2 > waiting.length) {
+        waiting.splice(0, head); // drop the served half now and then
+        head = 0;
+      }
       next();
     } else inFlight--;
   };
