@@ -17,11 +17,23 @@ if (!dir) {
 const db = new Database(join(dir, 'write.db'), { readonly: true });
 const inner = sqliteSql(db);
 let seen: { sql: string; params: readonly unknown[] }[] = [];
+const note = (sql: string, params: readonly unknown[]) => {
+  seen.push({ sql, params });
+};
 const recording: Sql = {
   dialect: inner.dialect,
-  run: (s, p = []) => (seen.push({ sql: s, params: p }), inner.run(s, p)),
-  get: (s, p = []) => (seen.push({ sql: s, params: p }), inner.get(s, p)),
-  all: (s, p = []) => (seen.push({ sql: s, params: p }), inner.all(s, p)),
+  run: (s, p = []) => {
+    note(s, p);
+    return inner.run(s, p);
+  },
+  get: (s, p = []) => {
+    note(s, p);
+    return inner.get(s, p);
+  },
+  all: (s, p = []) => {
+    note(s, p);
+    return inner.all(s, p);
+  },
   exec: (s) => inner.exec(s),
 };
 const handle = { sql: recording, fullText: sqliteFullText };
