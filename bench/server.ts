@@ -33,7 +33,9 @@ export async function startServer(
 ): Promise<ServerProcess> {
   const port = await freePort();
   const entry = script ? [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script] : [cli];
-  const child = spawn(process.execPath, [...entry, ...args], {
+  // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the servers only.
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...entry, ...args], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

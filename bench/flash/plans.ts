@@ -80,7 +80,7 @@ for (const [name, run] of cases) {
   for (let i = 0; i < rounds; i++) await run();
   const ms = (performance.now() - start) / rounds;
   console.log(
-    `### ${name}: ${ms.toFixed(2)} ms per call, ${seen.length / (rounds + 1)} statements\n`,
+    `#### ${name}: ${ms.toFixed(2)} ms per call, ${seen.length / (rounds + 1)} statements\n`,
   );
   for (const { sql, params } of seen.slice(0, seen.length / (rounds + 1))) {
     console.log('```sql');
