@@ -254,12 +254,12 @@ async function ceilingPhases(url: string, catalog: Catalog, s: Settings) {
     [],
     ceilingScript,
   );
-  const closed = async (target: string) =>
+  const closed = async (target: string, seconds = s.ceilingSeconds) =>
     (
       await runLoad({
         mode: 'closed',
         url: target,
-        durationMs: s.ceilingSeconds * 1000,
+        durationMs: seconds * 1000,
         name: 'catalog',
         concurrency: s.connections,
         requests,
@@ -270,8 +270,9 @@ async function ceilingPhases(url: string, catalog: Catalog, s: Settings) {
   const bare: number[] = [];
   try {
     log('cached catalog pages vs the bare-Fastify ceiling (closed loop)…');
-    await closed(url); // warm-up
-    await closed(ceiling.url);
+    const warmUp = Math.min(2, s.ceilingSeconds);
+    await closed(url, warmUp);
+    await closed(ceiling.url, warmUp);
     for (let r = 0; r < s.ceilingRounds; r++) {
       cached.push(await closed(url));
       bare.push(await closed(ceiling.url));
