@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { latencyChart } from './flash/chart.js';
 import { type LoadResult, type OpenStream, runLoad, type Summary } from './flash/loadgen.js';
-import { caughtUp, prepareSale } from './flash/setup.js';
+import { caughtUp, prepareSale, setStock } from './flash/setup.js';
 import { openStack, type StackName } from './flash/stacks.js';
 import {
   type Catalog,
@@ -116,6 +116,9 @@ function rateOf(s: Settings, l1Capacity: number): Rate {
   return r;
 }
 
+/** Units per warehouse of each hot product before the order throughput phase. */
+const ORDER_PHASE_UNITS = 100_000;
+
 type Level = 'l1' | 'l2';
 type RunName = `${Level}_${'idle' | 'loaded'}`;
 
@@ -205,6 +208,9 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
             log(`${name}…`);
             const figures: RunFigures = { sale: await open(streams, r.seconds * 1000) };
             if (level === 'l2' && loaded) {
+              // Fresh stock first: the sale's stock counts and orders have emptied the hottest
+              // products, and this phase measures placements, not refusals.
+              await setStock(server.url, adminToken, catalog.hot, ORDER_PHASE_UNITS);
               log('orders at full speed (closed loop)…');
               figures.orders = await runLoad({
                 mode: 'closed',

@@ -40,6 +40,21 @@ export async function caughtUp(url: string, adminToken: string, timeoutMs = 600_
   }
 }
 
+/** Sets `units` in every warehouse of each of `products`. */
+export async function setStock(
+  url: string,
+  adminToken: string,
+  products: readonly string[],
+  units: number,
+): Promise<void> {
+  for (const id of products)
+    for (const warehouse of WAREHOUSES)
+      await call(url, 'PUT', `/api/products/${id}/stock`, adminToken, {
+        warehouse,
+        quantity: units,
+      });
+}
+
 /** Reads the catalog, sets the hot products' stock, registers customers; answers the catalog. */
 export async function prepareSale(
   url: string,
@@ -70,12 +85,7 @@ export async function prepareSale(
   for (let k = 0; interleaved.length < products.length; k++)
     for (const list of byCategory) if (list[k]) interleaved.push(list[k]!);
   const hot = interleaved.slice(0, opts.hot).map((p) => p.id);
-  for (const id of hot)
-    for (const warehouse of WAREHOUSES)
-      await call(url, 'PUT', `/api/products/${id}/stock`, adminToken, {
-        warehouse,
-        quantity: opts.hotUnits,
-      });
+  await setStock(url, adminToken, hot, opts.hotUnits);
   const customers: string[] = [];
   const run = Math.random().toString(36).slice(2, 8);
   for (let i = 0; i < opts.customers; i++) {
