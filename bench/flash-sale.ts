@@ -65,7 +65,7 @@ export function settingsOf(o: BenchOptions): Settings {
   const unknown = o.args.filter((a) => a.startsWith('--') && !FLAGS.includes(a.slice(2)));
   if (unknown.length > 0)
     throw new Error(
-      `flash-sale: unknown option ${unknown.join(', ')} (known: --${FLAGS.join(', --')})`,
+      `unknown option ${unknown.join(', ')} (known: --${FLAGS.join(', --')})`,
     );
   const stack = flag(o.args, 'stack') ?? 'embedded';
   if (stack !== 'embedded' && stack !== 'production')
