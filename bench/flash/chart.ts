@@ -25,6 +25,7 @@ export function latencyChart(title: string, series: readonly Series[]): string {
     H - M.bottom - ((Math.log10(Math.max(ms, 0.1)) - lo) / (hi - lo)) * (H - M.top - M.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${xml(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${M.left}" y="20" font-size="14" font-weight="bold">${xml(title)}</text>`,
   ];
