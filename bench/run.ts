@@ -5,6 +5,7 @@ import { appendPgBench } from './append-pg.js';
 import { catalogBench } from './catalog.js';
 import { commandBench } from './command.js';
 import { commandPgBench } from './command-pg.js';
+import { flashSaleBench } from './flash-sale.js';
 import { type BenchOptions, type Metrics, machine, printTable, writeResult } from './lib.js';
 import { rebuildBench } from './rebuild.js';
 
@@ -14,11 +15,15 @@ const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
   catalog: catalogBench,
   command: commandBench,
   'command-pg': commandPgBench,
+  'flash-sale': flashSaleBench,
   rebuild: rebuildBench,
 };
 
 const args = process.argv.slice(2);
-const names = args.filter((a) => !a.startsWith('--'));
+// Options that take a value (flash-sale's): their values are not benchmark names.
+const valued = new Set(['--products', '--reads', '--writes', '--seconds', '--rate', '--stack']);
+const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
+const flags = args.filter((a) => !names.includes(a));
 const options: BenchOptions = {
   quick: args.includes('--quick'),
   peer: !args.includes('--no-peer'),
@@ -34,11 +39,17 @@ if (selected.length === 0 || unknown.length > 0) {
   process.exit(2);
 }
 for (const name of selected) {
-  const metrics = await benches[name]!(options);
+  let metrics: Metrics;
+  try {
+    metrics = await benches[name]!(options);
+  } catch (error) {
+    console.error(`bench ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
   const result = {
     name,
     machine: machine(),
-    command: `npm run bench -- ${[name, ...args.filter((a) => a.startsWith('--'))].join(' ')}`,
+    command: `npm run bench -- ${[name, ...flags].join(' ')}`,
     metrics,
   };
   printTable(result);

@@ -22,13 +22,20 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `tworooms <args>` with `env` and waits until `/health` answers. */
+/**
+ * Runs `tworooms <args>` with `env` and waits until `/health` answers; `script` runs another
+ * entry point instead (a `.ts` file runs under tsx's loader).
+ */
 export async function startServer(
   env: Record<string, string>,
   args: string[] = ['serve'],
+  script?: string,
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [cli, ...args], {
+  const entry = script ? [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script] : [cli];
+  // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the servers only.
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...entry, ...args], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { isTworoomsError } from '../core/errors.js';
+import { benchCommand } from './bench.js';
 import { migrateCommand } from './migrate.js';
 import { projectionsCommand, retryCommand, skipCommand } from './projections.js';
 import { rebuildCommand } from './rebuild.js';
@@ -129,6 +130,17 @@ program
   .option('--stream <name>', 'JetStream stream (default TWOROOMS_BUS_STREAM or TWOROOMS_EVENTS)')
   .option('--prefix <prefix>', 'subject prefix (default TWOROOMS_BUS_PREFIX or tworooms)')
   .action((opts: Parameters<typeof replayCommand>[1]) => replayCommand(loadConfig(), opts));
+
+program
+  .command('bench')
+  .description(
+    'run a benchmark from a source checkout, e.g. `bench flash-sale [--quick] [--products N] [--stack embedded|production]`',
+  )
+  .argument('<name>', 'flash-sale, catalog, append, command, rebuild or all')
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .helpOption(false)
+  .action((_name: string, _opts: unknown, command: Command) => benchCommand(command.args));
 
 try {
   await program.parseAsync();

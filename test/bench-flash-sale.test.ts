@@ -1,0 +1,37 @@
+// Smoke test of the flash-sale benchmark (tiny catalog, one-second phases): it runs end to end
+// and reports every figure the issue names, and no order oversold. No timing is asserted.
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { flashSaleBench } from '../bench/flash-sale.js';
+
+const REQUIRED = [
+  'l1_read_p99_ms_loaded',
+  'l2_read_p99_ms_loaded',
+  'l2_read_p99_ms_idle',
+  'catalog_fraction_of_ceiling',
+  'orders_per_s',
+  'oversold_units',
+  'projection_lag_p99_ms',
+];
+
+describe('npm run bench -- flash-sale (smoke)', () => {
+  it('runs the four runs, the ceiling and the orders phase, and nothing oversells', async () => {
+    expect(existsSync('dist/cli/main.js'), 'run `npm run build` first').toBe(true);
+    const metrics = await flashSaleBench({
+      quick: true,
+      peer: false,
+      args: ['--quick', '--products', '200', '--reads', '200', '--writes', '40', '--seconds', '1'],
+    });
+    for (const key of REQUIRED) expect(Number.isFinite(metrics[key]), key).toBe(true);
+    expect(metrics['oversold_units']).toBe(0);
+    expect(metrics['l1_stock_mismatch_units']).toBe(0);
+    expect(metrics['l2_stock_mismatch_units']).toBe(0);
+    expect(metrics['orders_per_s']).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('refuses an unknown option with a clear message', async () => {
+    await expect(
+      flashSaleBench({ quick: true, peer: false, args: ['--quick', '--bogus'] }),
+    ).rejects.toThrow(/unknown option --bogus/);
+  });
+});
