@@ -132,3 +132,14 @@ export function mapReadStore<H, H2>(store: ReadStore<H>, map: (db: H) => H2): Re
       ),
   };
 }
+
+/** A failure as SQL read stores keep it: JSON text with the position as a decimal string. */
+export const encodeFailure = (f: ProjectionFailure): string =>
+  JSON.stringify({ ...f, position: f.position.toString() });
+
+/** The stored failure back, or nothing for an empty column. */
+export function decodeFailure(text: string | null): ProjectionFailure | undefined {
+  if (!text) return undefined;
+  const f = JSON.parse(text);
+  return { ...f, position: BigInt(f.position), at: new Date(f.at) };
+}

@@ -1,7 +1,14 @@
 import type pg from 'pg';
 import type { Event } from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
-import type { Checkpoint, Projection, ReadStore, ReadTx } from '../../core/projection.js';
+import {
+  type Checkpoint,
+  decodeFailure,
+  encodeFailure,
+  type Projection,
+  type ReadStore,
+  type ReadTx,
+} from '../../core/projection.js';
 import { migrate } from './migrate.js';
 import { openPool } from './pool.js';
 import { takeSetupLock } from './setup-lock.js';
@@ -40,15 +47,13 @@ interface CheckpointRow {
 }
 
 function checkpointOf(r: CheckpointRow): Checkpoint {
-  const failure = r.failure ? JSON.parse(r.failure) : undefined;
+  const failure = decodeFailure(r.failure);
   return {
     name: r.name,
     version: r.version,
     position: BigInt(r.position),
     status: r.status,
-    ...(failure
-      ? { failure: { ...failure, position: BigInt(failure.position), at: new Date(failure.at) } }
-      : {}),
+    ...(failure ? { failure } : {}),
   };
 }
 
@@ -124,9 +129,7 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
                 c.version,
                 c.position.toString(),
                 c.status,
-                c.failure
-                  ? JSON.stringify({ ...c.failure, position: c.failure.position.toString() })
-                  : null,
+                c.failure ? encodeFailure(c.failure) : null,
                 Date.now(),
               ],
             );

@@ -1,14 +1,16 @@
 import type Database from 'better-sqlite3';
 import type { Event } from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
-import type {
-  Checkpoint,
-  Projection,
-  ReadStore,
-  ReadTables,
-  ReadTransactOptions,
-  ReadTx,
-  SkippedEvent,
+import {
+  type Checkpoint,
+  decodeFailure,
+  encodeFailure,
+  type Projection,
+  type ReadStore,
+  type ReadTables,
+  type ReadTransactOptions,
+  type ReadTx,
+  type SkippedEvent,
 } from '../../core/projection.js';
 import { isIdentity } from '../../core/table-names.js';
 import { migrate, openSqlite, type SqliteSynchronous } from './open.js';
@@ -41,7 +43,7 @@ const quote = (name: string) => {
 };
 
 function toCheckpoint(r: CheckpointRow): Checkpoint {
-  const failure = r.failure ? JSON.parse(r.failure) : undefined;
+  const failure = decodeFailure(r.failure);
   const meta = r.meta
     ? (JSON.parse(r.meta) as {
         generation?: number;
@@ -53,9 +55,7 @@ function toCheckpoint(r: CheckpointRow): Checkpoint {
     version: r.version,
     position: BigInt(r.position),
     status: r.status,
-    ...(failure
-      ? { failure: { ...failure, position: BigInt(failure.position), at: new Date(failure.at) } }
-      : {}),
+    ...(failure ? { failure } : {}),
     ...(meta.generation ? { generation: meta.generation } : {}),
     ...(meta.skipped?.length
       ? {
@@ -150,9 +150,7 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
               version: c.version,
               position: c.position,
               status: c.status,
-              failure: c.failure
-                ? JSON.stringify({ ...c.failure, position: c.failure.position.toString() })
-                : null,
+              failure: c.failure ? encodeFailure(c.failure) : null,
               meta: metaOf(c),
               updatedAt: Date.now(),
             });
