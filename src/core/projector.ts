@@ -426,6 +426,8 @@ export class Projector<H> implements ProgressSource {
           const existing = new Set(await ops.list());
           // A declared table this store's setup does not create (e.g. FTS bookkeeping) is skipped.
           const built = names.tables.filter((t) => existing.has(t + names.tableSuffix));
+          // Queries reading the live tables wait (briefly) from here to the commit, never fail.
+          await ops.lock?.(built.filter((t) => existing.has(t)));
           for (const t of built) if (existing.has(t)) await ops.rename(t, t + retired);
           for (const t of built) await ops.rename(t + names.tableSuffix, t);
           await tx.saveCheckpoint({
