@@ -13,7 +13,7 @@ export function renamedClient(client: pg.PoolClient, names: TableNames): pg.Pool
       typeof config === 'string'
         ? rewrite(config)
         : config && typeof config === 'object' && 'text' in config
-          ? { ...(config as { text: string }), text: rewrite((config as { text: string }).text) }
+          ? renamedConfig(config as { text: string; name?: string }, rewrite, names)
           : config;
     return (client.query as (...args: unknown[]) => unknown)(renamed, ...rest);
   };
@@ -24,4 +24,17 @@ export function renamedClient(client: pg.PoolClient, names: TableNames): pg.Pool
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+/** A query config with its text rewritten, and its prepared statement's name kept apart. */
+function renamedConfig(
+  config: { text: string; name?: string },
+  rewrite: (text: string) => string,
+  names: TableNames,
+) {
+  return {
+    ...config,
+    text: rewrite(config.text),
+    ...(config.name ? { name: `${config.name}${names.tableSuffix}${names.indexSuffix}` } : {}),
+  };
 }
