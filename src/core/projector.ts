@@ -421,7 +421,7 @@ export class Projector<H> implements ProgressSource {
     const builder = (async () => {
       try {
         await copy.create(['g', 'old']);
-        await copy.catchUp(undefined, () => this.stopped);
+        await this.chase(copy);
         if (this.stopped) return; // stop() abandons it
         runner.switchRequested = true;
         runner.woken = true;
@@ -433,6 +433,21 @@ export class Projector<H> implements ProgressSource {
     this.builders.add(builder);
     void builder.finally(() => this.builders.delete(builder));
     return job.done;
+  }
+
+  /**
+   * Catches the copy up with the log's head, again and again while appends keep coming, until
+   * the gap is at most a batch (or after a few rounds): the switch applies the rest. Chasing a
+   * moving head to an empty read might never end under a steady stream of commands.
+   */
+  private async chase(copy: TableCopy<H>): Promise<void> {
+    const stopped = () => this.stopped;
+    const close = BigInt(copy.options.batchSize);
+    for (let round = 0; round < 10 && !stopped(); round++) {
+      const head = await this.options.log.headPosition();
+      await copy.catchUp(head, stopped);
+      if ((await this.options.log.headPosition()) - copy.position <= close) return;
+    }
   }
 
   /** The switch, run by the projection's own loop (no live batch in flight): one transaction. */
