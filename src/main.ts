@@ -3,14 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
+import { type Config, ConfigError, isPostgresUrl } from './config.js';
 import {
   CheckpointProgress,
   commandBus,
   idempotency,
-  inProcessJobs,
+  type Lease,
+  LeasedProjector,
+  type LeaseManager,
   observe,
   type Projection,
+  type ProjectionStatus,
   projector,
   queryBus,
   retry,
@@ -20,10 +23,16 @@ import {
 import type { JobQueue } from './core/jobs.js';
 import { buildApp } from './http/app.js';
 import { shopMetrics } from './http/metrics.js';
+import { buildWorkerApp } from './http/worker-app.js';
 import {
+  openCache,
+  openJobs,
+  openLeases,
   openReadSide,
   openSqliteWriteStore,
   openWriteSide,
+  type ReadSide,
+  type ShopCache,
   type WriteSide,
 } from './main-stores.js';
 import { CatalogCacheTags } from './shop/cache-tags.js';
@@ -35,6 +44,7 @@ import { shopProjections, shopQueryHandlers } from './shop/query-handlers.js';
 import type { ProjectionDb } from './shop/read-db.js';
 import { shopReads } from './shop/reads.js';
 import { InProcessCache } from './stores/memory/index.js';
+import { type EventSubscription, natsCacheInvalidation } from './stores/nats/index.js';
 
 export interface ShopOptions {
   /** Run the projector in this process (default true in read-model mode). */
@@ -46,7 +56,16 @@ export interface ShopOptions {
   readonly batchSize?: number;
 }
 
-export { openReadSide, openWriteSide, type ReadSide, type WriteSide } from './main-stores.js';
+export {
+  openCache,
+  openJobs,
+  openLeases,
+  openReadSide,
+  openWriteSide,
+  type ReadSide,
+  type ShopCache,
+  type WriteSide,
+} from './main-stores.js';
 
 /** Opens (and migrates) the embedded SQLite write DB (for `seed`, which loads it directly). */
 export const openWriteStore = openSqliteWriteStore;
@@ -76,55 +95,168 @@ export interface Shop {
   readonly projector: ReturnType<typeof projector> | undefined;
   /** Background jobs run by this process (with the projector), if any. */
   readonly jobs: JobQueue | undefined;
+  /** The query cache (Redis or in-process), in read-model mode. */
+  readonly cache: ShopCache | undefined;
   /** Seeds the demo catalog if the store has no category yet; returns how many products it added. */
   seedDemo(): Promise<number>;
   close(): Promise<void>;
 }
 
-/**
- * Wires the shop: the write DB + log and the read DB on SQLite files (the embedded default) or
- * PostgreSQL, the in-process cache and projector.
- */
-export async function createShop(config: Config, options: ShopOptions = {}): Promise<Shop> {
-  const write = await openWriteSide(config);
-  const { store: writeStore, fullText } = write;
-  const readModelMode = config.readMode === 'read-model';
-  const cache = readModelMode ? new InProcessCache({ ttlMs: config.cacheTtlMs }) : undefined;
-  const tags = new CatalogCacheTags();
+/** Closers run in reverse order of opening, each once, whatever the others do. */
+class Closers {
+  private readonly list: (() => Promise<unknown> | unknown)[] = [];
+  add(close: () => Promise<unknown> | unknown): void {
+    this.list.push(close);
+  }
+  async closeAll(): Promise<void> {
+    let first: unknown;
+    for (const close of this.list.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        first ??= error;
+      }
+    }
+    if (first) throw first;
+  }
+}
 
-  const projections = options.projections ?? shopProjections();
-  let read: Awaited<ReturnType<typeof openReadSide>>;
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * What follows the shop's read models, wherever its projections run: the catalog's cache tags
+ * invalidated once the read model committed (Redis: for every process; in-process: for this
+ * one), the also-bought jobs queued for the products of placed or cancelled orders, the whole
+ * cache cleared after a rebuild switched copies.
+ */
+export function shopProjectionHooks(deps: {
+  readonly cache: ShopCache | undefined;
+  readonly jobs: JobQueue | undefined;
+  readonly jobDelayMs: number;
+}) {
+  const tags = new CatalogCacheTags();
+  const { cache, jobs } = deps;
+  const warn = (what: string) => (error: unknown) =>
+    console.warn(`tworooms: ${what}: ${errorMessage(error)}`);
+  return {
+    onApplied(name: string, events: Parameters<CatalogCacheTags['tagsFor']>[0]): void {
+      if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
+      if (name === 'orders' && jobs)
+        for (const productId of alsoBoughtTriggers(events))
+          jobs
+            .add(ALSO_BOUGHT_JOB, productId, { delayMs: deps.jobDelayMs })
+            .catch(warn(`queueing ${ALSO_BOUGHT_JOB} for ${productId}`));
+    },
+    // A switched copy may answer differently from the old one: no cached answer survives it.
+    onSwitched(): void {
+      cache?.clear().catch(warn('clearing the cache after a switch'));
+    },
+    /** After an in-place rebuild (reset) of a projection. */
+    afterRebuild: async () => {
+      await cache?.clear();
+    },
+  };
+}
+
+/** Registers the shop's job handlers on `jobs` (in the process that runs them). */
+async function processShopJobs(jobs: JobQueue, write: WriteSide, read: ReadSide): Promise<void> {
+  const alsoBought = alsoBoughtJob({ writeDb: write.reader, readStore: read.store });
+  await alsoBought.setup();
+  jobs.process(ALSO_BOUGHT_JOB, alsoBought.run);
+}
+
+/**
+ * The leases on every projection, for a `serve` that projects: it must be the only projector
+ * (PostgreSQL: no `tworooms project` worker or other `serve` holds one; SQLite: the read DB's
+ * projector lock). `onLost` is told if a lease goes while serving (the connection dropped).
+ */
+async function holdEveryProjection(
+  config: Config,
+  names: readonly string[],
+  onLost: (name: string) => void,
+): Promise<LeaseManager> {
+  const leases = await openLeases(config, 'tworooms-serve');
   try {
-    read = await openReadSide(config);
-    // The read models' tables exist even in a process that does not project (an API-only node).
-    await setupReadModels(read.store, projections);
+    const held: Lease[] = [];
+    for (const name of names) {
+      const lease = await leases.tryAcquire(name);
+      if (!lease)
+        throw new Error(
+          `projection ${name} already runs in another process (a \`tworooms project\` worker or another \`tworooms serve\`): start this one with --no-projector`,
+        );
+      held.push(lease);
+    }
+    for (const lease of held) void lease.lost.then(() => onLost(lease.name));
+    return leases;
   } catch (error) {
-    await write.close();
+    await leases.close();
     throw error;
   }
+}
+
+/**
+ * Wires the shop: the write DB + log and the read DB on SQLite files (the embedded default) or
+ * PostgreSQL; the query cache in-process or in Redis (`TWOROOMS_CACHE`); background jobs
+ * in-process or on BullMQ; the projector here (holding every projection's lease) or elsewhere,
+ * with an in-process cache then kept fresh from NATS JetStream (`TWOROOMS_BUS`).
+ */
+export async function createShop(config: Config, options: ShopOptions = {}): Promise<Shop> {
+  const closers = new Closers();
+  try {
+    return await wireShop(config, options, closers);
+  } catch (error) {
+    await closers.closeAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function wireShop(config: Config, options: ShopOptions, closers: Closers): Promise<Shop> {
+  const write = await openWriteSide(config);
+  closers.add(() => write.close());
+  const { store: writeStore, fullText } = write;
+  const readModelMode = config.readMode === 'read-model';
+  const projections = options.projections ?? shopProjections();
+  const read = await openReadSide(config);
+  closers.add(() => read.close());
+  // The read models' tables exist even in a process that does not project (an API-only node).
+  await setupReadModels(read.store, projections);
+  const opened = readModelMode ? await openCache(config) : undefined;
+  if (opened) closers.add(() => opened.close());
+  const cache = opened?.cache;
+
   const shopReadStore = read.store;
   const runProjector = readModelMode && (options.projector ?? true);
-  // Background jobs run where the projector runs: it is what notices the orders that trigger them.
-  const jobs = runProjector ? inProcessJobs() : undefined;
-  if (jobs) {
-    const alsoBought = alsoBoughtJob({ writeDb: write.reader, readStore: shopReadStore });
-    await alsoBought.setup();
-    jobs.process(ALSO_BOUGHT_JOB, alsoBought.run);
+  let stopping = false;
+  let worker: ReturnType<typeof projector> | undefined;
+  if (runProjector) {
+    const leases = await holdEveryProjection(
+      config,
+      projections.map((p) => p.name),
+      (name) => {
+        if (stopping) return;
+        console.error(
+          `tworooms: lost the lease on projection ${name} (the lease connection dropped): this process stops projecting`,
+        );
+        void worker?.stop();
+      },
+    );
+    closers.add(() => leases.close());
   }
-  const worker = runProjector
+  // Background jobs run where the projector runs: it is what notices the orders that trigger them.
+  const jobs = runProjector ? openJobs(config) : undefined;
+  if (jobs) {
+    closers.add(() => jobs.close());
+    await processShopJobs(jobs, write, read);
+  }
+  const hooks = shopProjectionHooks({ cache, jobs, jobDelayMs: config.jobDelayMs });
+  worker = runProjector
     ? projector({
         log: write.log,
         store: shopReadStore,
         projections,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-        onApplied: (name, events) => {
-          if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
-          if (name === 'orders' && jobs)
-            for (const productId of alsoBoughtTriggers(events))
-              void jobs.add(ALSO_BOUGHT_JOB, productId, { delayMs: config.jobDelayMs });
-        },
-        // A switched copy may answer differently from the old one: no cached answer survives it.
-        onSwitched: () => void cache?.clear(),
+        onApplied: hooks.onApplied,
+        onSwitched: hooks.onSwitched,
       })
     : undefined;
   const metrics = shopMetrics({
@@ -146,6 +278,24 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     worker ??
     (readModelMode ? new CheckpointProgress(() => shopReadStore.loadCheckpoints()) : undefined);
   if (progress instanceof CheckpointProgress) await progress.refresh();
+  const invalidationTags = new CatalogCacheTags();
+  // An API-only node with an in-process cache hears about changes projected elsewhere via NATS
+  // (a Redis cache is invalidated by the projecting process itself).
+  const invalidation: EventSubscription | undefined =
+    cache instanceof InProcessCache && !worker && progress && config.bus
+      ? natsCacheInvalidation({
+          servers: config.bus.url,
+          stream: config.bus.stream,
+          prefix: config.bus.prefix,
+          cache,
+          progress,
+          projection: 'catalog',
+          tagsFor: (events) => invalidationTags.tagsFor(events),
+          headPosition: () => write.headPosition(),
+          onError: (error) => console.warn(`tworooms: cache invalidation: ${error.message}`),
+        })
+      : undefined;
+  if (invalidation) closers.add(() => invalidation.close());
   const l2 = readReader
     ? queryBus(shopQueryHandlers('read-model'), {
         db: { sql: readReader, fullText },
@@ -162,7 +312,14 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
   });
   const adminToken = adminTokenFor(config);
 
-  if (worker) await worker.start();
+  if (worker) {
+    const started = worker;
+    closers.add(() => {
+      stopping = true;
+      return started.stop();
+    });
+    await started.start();
+  }
   const app = await buildApp({
     readMode: config.readMode,
     commands: bus,
@@ -176,25 +333,14 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
           [hash],
         ),
     },
-    ...(worker
-      ? {
-          projections: {
-            status: () => worker.status(),
-            rebuild: async (name: string) => {
-              await worker.rebuild(name);
-              await cache?.clear();
-            },
-            retry: (name: string) => worker.retry(name),
-            skip: (name: string, position: bigint) => worker.skip(name, position),
-          },
-        }
-      : {}),
+    ...(worker ? { projections: projectionControl(worker, hooks) } : {}),
     metrics: metrics.registry,
     onResponse: metrics.observeHttp,
     defaultWaitMs: config.defaultWaitMs,
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  closers.add(() => app.close());
 
   return {
     app,
@@ -202,6 +348,7 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     adminToken,
     store: write,
     projector: worker,
+    cache,
     seedDemo: () =>
       seedDemo(
         bus,
@@ -209,12 +356,132 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
         async () => !(await write.reader.get('SELECT 1 AS found FROM categories LIMIT 1')),
       ),
     jobs,
-    async close() {
-      await app.close();
-      await worker?.stop();
-      await jobs?.close();
-      await write.close();
-      await read.close();
-    },
+    close: () => closers.closeAll(),
   };
+}
+
+/** What the admin API drives on a projector (a `Projector` or a worker's `LeasedProjector`). */
+interface ProjectorLike {
+  status(): Promise<ProjectionStatus[]>;
+  rebuild(name: string): Promise<void>;
+  retry(name: string): Promise<void>;
+  skip(name: string, position: bigint): Promise<unknown>;
+}
+
+function projectionControl(
+  worker: ProjectorLike,
+  hooks: ReturnType<typeof shopProjectionHooks>,
+): ProjectorLike {
+  return {
+    status: () => worker.status(),
+    rebuild: async (name) => {
+      await worker.rebuild(name);
+      await hooks.afterRebuild();
+    },
+    retry: (name) => worker.retry(name),
+    skip: (name, position) => worker.skip(name, position),
+  };
+}
+
+export interface WorkerOptions {
+  readonly logger?: boolean | Record<string, unknown>;
+  /** The projections to run (default: `shopProjections()`). */
+  readonly projections?: readonly Projection<ShopEvent, ProjectionDb>[];
+  /** Events per projector batch (default 2000). */
+  readonly batchSize?: number;
+  /** How often a standby tries to take over a projection nobody holds (default 1000 ms). */
+  readonly acquireEveryMs?: number;
+  /** Told when this worker starts or stops owning a projection. */
+  readonly onOwnership?: (projection: string, owned: boolean) => void;
+}
+
+/** A `tworooms project` process: projections under leases, their cache and jobs, an HTTP endpoint. */
+export interface ProjectorWorker {
+  /** `/health`, `/metrics` and the admin projection routes (not listening yet). */
+  readonly app: FastifyInstance;
+  readonly config: Config;
+  readonly adminToken: ReturnType<typeof adminTokenFor>;
+  readonly projector: LeasedProjector<ProjectionDb>;
+  readonly jobs: JobQueue;
+  /** True on PostgreSQL (standbys take over); false on SQLite (one worker, refused twice). */
+  readonly failover: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires a projector worker: the shop's projections run under leases — on PostgreSQL an advisory
+ * lock per projection on the read DB, so of several workers exactly one owns each projection and
+ * a standby takes over within about a second of the owner's death; on SQLite one worker per read
+ * DB (a second one is refused). The owner invalidates the Redis cache after each batch and
+ * queues the background jobs, which every worker processes (BullMQ on Redis, in-process else).
+ */
+export async function createProjectorWorker(
+  config: Config,
+  options: WorkerOptions = {},
+): Promise<ProjectorWorker> {
+  if (config.readMode !== 'read-model')
+    throw new ConfigError(
+      'tworooms project runs the read models, and TWOROOMS_READS=write-db has none: unset it or set read-model.',
+    );
+  const closers = new Closers();
+  try {
+    const write = await openWriteSide(config);
+    closers.add(() => write.close());
+    const read = await openReadSide(config);
+    closers.add(() => read.close());
+    const projections = options.projections ?? shopProjections();
+    // Only a shared (Redis) cache is this process's to invalidate; API nodes' in-process
+    // caches follow NATS JetStream (TWOROOMS_BUS) instead.
+    const opened = config.cache ? await openCache(config) : undefined;
+    if (opened) closers.add(() => opened.close());
+    const leases = await openLeases(config, `tworooms-project-${process.pid}`);
+    closers.add(() => leases.close());
+    const jobs = openJobs(config);
+    closers.add(() => jobs.close());
+    await processShopJobs(jobs, write, read);
+    const hooks = shopProjectionHooks({
+      cache: opened?.cache,
+      jobs,
+      jobDelayMs: config.jobDelayMs,
+    });
+    const worker = new LeasedProjector<ProjectionDb>({
+      log: write.log,
+      store: read.store,
+      projections,
+      leases,
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      ...(options.acquireEveryMs ? { acquireEveryMs: options.acquireEveryMs } : {}),
+      ...(options.onOwnership ? { onOwnership: options.onOwnership } : {}),
+      onApplied: hooks.onApplied,
+      onSwitched: hooks.onSwitched,
+      onError: (name, error, attempt) =>
+        console.warn(
+          `tworooms: projection ${name}${attempt ? ` (attempt ${attempt})` : ''}: ${errorMessage(error)}`,
+        ),
+    });
+    closers.add(() => worker.stop());
+    await worker.start();
+    const metrics = shopMetrics({ projections: worker });
+    const adminToken = adminTokenFor(config);
+    const app = await buildWorkerApp({
+      projections: projectionControl(worker, hooks),
+      adminToken: adminToken.token,
+      metrics: metrics.registry,
+      onResponse: metrics.observeHttp,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+    closers.add(() => app.close());
+    return {
+      app,
+      config,
+      adminToken,
+      projector: worker,
+      jobs,
+      failover: isPostgresUrl(config.readDb),
+      close: () => closers.closeAll(),
+    };
+  } catch (error) {
+    await closers.closeAll().catch(() => undefined);
+    throw error;
+  }
 }

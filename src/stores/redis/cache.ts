@@ -135,8 +135,15 @@ export class RedisCache implements Cache {
     }
   }
 
+  /** Rejects when Redis fails; nothing is served from this process until a `clear` goes through. */
   async clear(): Promise<void> {
-    await this.redis.cacheClear(this.keys.clock, this.keys.floor);
+    try {
+      await this.redis.cacheClear(this.keys.clock, this.keys.floor);
+    } catch (error) {
+      this.errors++;
+      this.mustClear = true;
+      throw error;
+    }
     this.mustClear = false;
   }
 
