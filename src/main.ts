@@ -452,6 +452,8 @@ export async function createProjectorWorker(
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
       ...(options.acquireEveryMs ? { acquireEveryMs: options.acquireEveryMs } : {}),
       ...(options.onOwnership ? { onOwnership: options.onOwnership } : {}),
+      // SQLite signals no appends across processes (the API runs in another): look often.
+      ...(isPostgresUrl(config.writeDb) ? {} : { pollMs: 100 }),
       onApplied: hooks.onApplied,
       onSwitched: hooks.onSwitched,
       onError: (name, error, attempt) =>
@@ -464,7 +466,13 @@ export async function createProjectorWorker(
     const metrics = shopMetrics({ projections: worker });
     const adminToken = adminTokenFor(config);
     const app = await buildWorkerApp({
-      projections: projectionControl(worker, hooks),
+      projections: {
+        ...projectionControl(worker, hooks),
+        notHere: (name) =>
+          projections.some((p) => p.name === name)
+            ? `Projection ${name} runs in another worker now (this one stands by): use the --url of the worker that owns it.`
+            : undefined,
+      },
       adminToken: adminToken.token,
       metrics: metrics.registry,
       onResponse: metrics.observeHttp,

@@ -182,7 +182,8 @@ const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 10
 async function projectionsFor(deps: ProjectionRouteDeps, name: string) {
   const statuses = (await deps.projections?.status()) ?? [];
   if (!deps.projections || !statuses.some((s) => s.name === name)) {
-    throw coreError('NOT_FOUND', `No projection named ${name} runs here.`, { name });
+    const why = deps.projections?.notHere?.(name) ?? `No projection named ${name} runs here.`;
+    throw coreError('NOT_FOUND', why, { name });
   }
   return deps.projections;
 }
