@@ -419,6 +419,9 @@ describe.skipIf(!up)('API nodes and projector workers as processes', () => {
         const checkpoints = await read.store.loadCheckpoints();
         return names.every((n) => (checkpoints.get(n)?.position ?? 0n) >= head);
       }, 'every projection to reach the head');
+      const listed = await run(process.execPath, [CLI, 'projections'], { env });
+      for (const n of names)
+        expect(listed.stdout).toMatch(new RegExp(`^${n}: live .* lag 0$`, 'm'));
 
       // No order lost or counted twice: the write DB against the read models.
       const writeOrders = await write.reader.get<{ n: string | number; placed: string | number }>(
