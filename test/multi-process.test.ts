@@ -408,6 +408,18 @@ describe.skipIf(!up)('API nodes and projector workers as processes', () => {
     expect(skipped).toMatchObject({ code: 2 });
     expect((skipped as { stderr: string }).stderr).toMatch(/runs in another worker now/);
 
+    // A graceful stop hands the projections over too: SIGTERM, exit 0, the other owns them all.
+    const stopping = catalogOwner as Proc;
+    const stopped = new Promise((r) => stopping.child.once('exit', r));
+    stopping.child.kill('SIGTERM');
+    expect(await stopped).toBe(0);
+    expect(stopping.output()).toMatch(/stopped/);
+    await eventually(
+      async () => (await owners()).get(standby)?.length === names.length,
+      'the standby to own every projection after a SIGTERM',
+      TAKEOVER_MS * 2,
+    );
+
     // Everything projected: each projection's checkpoint at the log head.
     const config = loadConfig(env);
     const write = await openWriteSide(config);
