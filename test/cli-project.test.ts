@@ -87,6 +87,20 @@ describe('tworooms project (SQLite)', () => {
     );
     expect((projecting as { stderr: string }).stderr).toMatch(/already runs the projector/);
 
+    // Without a server that answers, retry would change the checkpoint on the files: not under
+    // a running worker. With the worker's --url, it goes to the worker.
+    const onFiles = await run(process.execPath, [CLI, 'retry', 'catalog'], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(onFiles).toMatchObject({ code: 1 });
+    expect((onFiles as { stderr: string }).stderr.trim()).toMatch(
+      /^tworooms: the projector runs in another process .* pass that process's --url$/,
+    );
+    const viaWorker = await run(process.execPath, [CLI, 'retry', 'catalog', '--url', worker.url], {
+      env,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((viaWorker as { stderr: string }).stderr).toMatch(/has not failed: nothing to retry/);
+
     const exited = new Promise((r) => worker.child.once('exit', r));
     worker.child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -11,6 +11,7 @@ import { shopProjections } from '../shop/query-handlers.js';
 import { PostgresEventStore, PostgresReadStore } from '../stores/postgres/index.js';
 import { SqliteReadStore } from '../stores/sqlite/index.js';
 import { openSqlite } from '../stores/sqlite/open.js';
+import { holdProjections } from './projection-lock.js';
 import { apiError, openShopStores, projectionNamed, serverAt } from './shop-files.js';
 
 /** The log head and the checkpoints, read without disturbing a running projector. */
@@ -109,7 +110,11 @@ async function resume(
     );
     if (reply.status !== 200) throw apiError(api, reply);
   } else {
-    const stores = await openShopStores(config);
+    const release = await holdProjections(config, [name], url ?? `port ${config.port}`);
+    const stores = await openShopStores(config).catch(async (error) => {
+      await release();
+      throw error;
+    });
     try {
       await stores.store.transact(async (tx) => {
         const current: Checkpoint | undefined = await tx.tables?.checkpoint(name);
@@ -121,6 +126,7 @@ async function resume(
       });
     } finally {
       await stores.close();
+      await release();
     }
   }
   console.log(
