@@ -14,8 +14,8 @@ export async function readStreamWith<E extends Event>(
   streamId: string,
   options: ReadStreamOptions = {},
 ): Promise<ReadStreamResult<E>> {
+  // Unnamed: planned at each call (see stream-reader.ts).
   const { rows } = await client.query<EventRow & { version: string; position: string | null }>({
-    name: 'tworooms_read_stream',
     text: STREAM,
     values: [streamId, (options.fromVersion ?? 1n).toString(), options.maxCount ?? null],
   });

@@ -153,4 +153,16 @@ export const eventLogMigrations = [
         RETURN QUERY SELECT k.fingerprint, k.result FROM idempotency_keys k WHERE k.key = p_key;
       END $fn$;`,
   },
+  {
+    // PL/pgSQL keeps a generic plan of each statement per session once it looks no worse than
+    // the custom ones: made while `events` (or `idempotency_keys`) was small, it can be a sequential
+    // scan, kept until the table is next analyzed (as the stream reads' prepared statements were). These functions plan their few statements at
+    // each call instead. (tworooms_append's stream lookup is a min/max query, which keeps its
+    // index path; its inserts have no plan to choose.)
+    name: '0002_custom_plans',
+    sql: `
+      ALTER FUNCTION tworooms_horizon() SET plan_cache_mode = force_custom_plan;
+      ALTER FUNCTION tworooms_read_all(bigint, int, text[]) SET plan_cache_mode = force_custom_plan;
+      ALTER FUNCTION tworooms_claim_key(text) SET plan_cache_mode = force_custom_plan;`,
+  },
 ] as const;

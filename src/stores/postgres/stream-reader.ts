@@ -4,6 +4,8 @@ import type { Event, RecordedEvent } from '../../core/messages.js';
 import { type EventRow, toEvent } from './rows.js';
 
 // Whole streams: a stream's version is its last event's (the events are read in one snapshot).
+// Unnamed statements, so planned at each call: a prepared statement's generic plan, made while
+// `events` was small, is a sequential scan that it keeps until the table is next analyzed.
 const COLUMNS = 'position, id, stream_id, stream_version, type, data, metadata, recorded_at';
 const ONE = `SELECT ${COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`;
 const MANY = `SELECT ${COLUMNS} FROM events WHERE stream_id = ANY ($1::text[])
@@ -43,8 +45,8 @@ export class StreamReader {
         try {
           const { rows } = await this.pool.query<EventRow>(
             streams.length === 1
-              ? { name: 'tworooms_read_stream_whole', text: ONE, values: streams }
-              : { name: 'tworooms_read_streams', text: MANY, values: [streams] },
+              ? { text: ONE, values: streams }
+              : { text: MANY, values: [streams] },
           );
           const byStream = new Map<string, { version: bigint; events: RecordedEvent[] }>();
           for (const s of streams) byStream.set(s, { version: 0n, events: [] });
