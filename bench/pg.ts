@@ -28,7 +28,10 @@ export function withPgStore<T>(work: (store: PostgresEventStore) => Promise<T>):
   });
 }
 
-/** `fsync` and `synchronous_commit` as the server runs them (1 = on). Warns when either is off. */
+/**
+ * `fsync` and `synchronous_commit` as the server runs them (1 = on) and its version. Warns when
+ * either setting is off.
+ */
 export async function durability(): Promise<Record<string, number>> {
   return withDatabase(async (url) => {
     const client = new pg.Client({ connectionString: url });
@@ -43,6 +46,7 @@ export async function durability(): Promise<Record<string, number>> {
       if (fsync !== 'on' || syncCommit !== 'on')
         console.warn('bench: WARNING — durability is off: these figures are not comparable');
       return {
+        pg_server_version_num: Number(await show('server_version_num')),
         pg_fsync_on: fsync === 'on' ? 1 : 0,
         pg_synchronous_commit_on: syncCommit === 'on' ? 1 : 0,
       };

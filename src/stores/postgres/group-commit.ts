@@ -44,8 +44,10 @@ export class GroupCommit {
     return new Promise((resolve, reject) => {
       this.queue.push({ fn, append, options, resolve, reject });
       if (!this.draining) {
+        // After the current turn of the event loop: callers woken together (e.g. by one batched
+        // stream read) reach here several promise hops apart, and all of them join this group.
         this.draining = true;
-        queueMicrotask(() => void this.drain());
+        setImmediate(() => void this.drain());
       }
     });
   }
