@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import {
+  openSqlite,
   type SqliteEventStore,
   type SqliteSynchronous,
   sqliteEventStore,
@@ -9,7 +9,10 @@ import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } fro
 import { peerFigures } from './peer.js';
 import { batchAppends, concurrentAppends, event, sequentialAppends } from './workloads.js';
 
-/** Bare better-sqlite3, same file settings: one-row INSERT, one commit each. The ceiling. */
+/**
+ * Bare better-sqlite3 on a file opened with the store's own settings (`openSqlite`: WAL, the
+ * synchronous level, the autocheckpoint, cache): one-row INSERT, one commit each. The ceiling.
+ */
 async function rawCommits(
   n: number,
   synchronous: SqliteSynchronous,
@@ -17,9 +20,7 @@ async function rawCommits(
 ): Promise<number> {
   const s = scratch('raw');
   try {
-    const db = new Database(join(s.dir, 'raw.db'));
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+    const db = openSqlite(join(s.dir, 'raw.db'), { synchronous });
     db.exec(
       `CREATE TABLE t (id INTEGER PRIMARY KEY, stream TEXT, version INTEGER, data TEXT${streamIndex ? ', UNIQUE (stream, version)' : ''})`,
     );

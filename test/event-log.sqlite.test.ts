@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../src/stores/sqlite/index.js';
 import { eventLogConformance } from './conformance/event-log-suite.js';
 
@@ -17,4 +18,27 @@ eventLogConformance('sqlite', async () => {
       }
     },
   };
+});
+
+describe('sqlite event log: the write-ahead log', () => {
+  it('is checkpointed as lone appends go on, so it never grows without bound', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tworooms-'));
+    const path = join(dir, 'write.db');
+    const store = new SqliteEventStore({ path, synchronous: 'normal' });
+    try {
+      const note = 'x'.repeat(2000);
+      // ~5,000 pages of WAL frames: past the 4,000-page autocheckpoint threshold.
+      for (let i = 0; i < 2500; i++)
+        await store.append(`s-${i}`, [{ type: 'Noted', data: { note } }], {
+          expectedVersion: 'no_stream',
+        });
+      const page = 4096;
+      // A checkpoint copied the log into the database file and the WAL restarted from its start.
+      expect(statSync(path).size).toBeGreaterThan(1000 * page);
+      expect(statSync(`${path}-wal`).size).toBeLessThanOrEqual(4100 * page);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
