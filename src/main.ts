@@ -26,7 +26,7 @@ import {
   openWriteSide,
   type WriteSide,
 } from './main-stores.js';
-import { CatalogCacheTags } from './shop/cache-tags.js';
+import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
 import type { ShopEvent } from './shop/events.js';
 import { shopCommandHandlers } from './shop/handlers.js';
@@ -119,6 +119,7 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         onApplied: (name, events) => {
           if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
+          if (name === 'search' && cache) void cache.invalidate(searchTagsFor(events));
           if (name === 'orders' && jobs)
             for (const productId of alsoBoughtTriggers(events))
               void jobs.add(ALSO_BOUGHT_JOB, productId, { delayMs: config.jobDelayMs });

@@ -2,7 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { coreError } from '../../core/errors.js';
 import { timeOrderedId } from '../../core/ids.js';
-import { pageKey, pageTags, productKey, productTags } from '../../shop/cache-tags.js';
+import {
+  pageKey,
+  pageTags,
+  productKey,
+  productTags,
+  searchKey,
+  searchTags,
+} from '../../shop/cache-tags.js';
 import { requireAdmin } from '../auth.js';
 import { commandReply } from '../consistency.js';
 import { type AppDeps, answerQuery } from '../deps.js';
@@ -275,7 +282,13 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     (request, reply) => {
       const { q, page } = request.query as { q: string; page: number };
-      return answerQuery(deps, request, reply, { type: 'SearchProducts', data: { q, page } });
+      return answerQuery(
+        deps,
+        request,
+        reply,
+        { type: 'SearchProducts', data: { q, page } },
+        { key: searchKey(q, page), tags: (v: never) => searchTags(v) },
+      );
     },
   );
 }
