@@ -222,6 +222,9 @@ describe.each(MODES)('consistency tokens and cache (%s, %s)', (mode, stack) => {
       const b = await t.request('GET', path);
       expect({ name, source: sourceOf(b) }).toEqual({ name, source: 'cache' });
       expect(b.body).toEqual(a.body);
+      // A hit is sent as the bytes of its first serialization: the same JSON, the same type.
+      expect(JSON.stringify(b.body)).toBe(JSON.stringify(a.body));
+      expect(b.headers.get('content-type')).toBe(a.headers.get('content-type'));
       expect(b.headers.get('x-read-model-position')).toBe(a.headers.get('x-read-model-position'));
       first[name] = b;
     }
