@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../src/stores/sqlite/index.js';
 import { eventLogConformance } from './conformance/event-log-suite.js';
 
@@ -17,4 +18,35 @@ eventLogConformance('sqlite', async () => {
       }
     },
   };
+});
+
+describe('SqliteEventStore group commit', () => {
+  it('transactions started by separate I/O callbacks of one turn share one commit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tworooms-'));
+    const store = new SqliteEventStore({ path: join(dir, 'write.db') });
+    try {
+      const commits: bigint[] = [];
+      store.onAppended((head) => commits.push(head));
+      // Ten requests handled in one turn of the event loop, each in its own callback (as HTTP
+      // requests arriving together are), each appending in its own transaction.
+      const done = await Promise.all(
+        Array.from(
+          { length: 10 },
+          (_, i) =>
+            new Promise<unknown>((resolve, reject) =>
+              setImmediate(() =>
+                store
+                  .transact((tx) => tx.record(`s-${i}`, [{ type: 'Happened', data: { i } }]))
+                  .then(resolve, reject),
+              ),
+            ),
+        ),
+      );
+      expect(done).toHaveLength(10);
+      expect(commits).toEqual([10n]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
