@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Event } from '../src/core/index.js';
 import {
+  openSqlite,
   type SqliteEventStore,
   type SqliteSynchronous,
   sqliteEventStore,
@@ -15,7 +15,10 @@ const event = (i: number): Event => ({
   data: { sku: `sku-${i}`, quantity: 1, note },
 });
 
-/** Bare better-sqlite3, same file settings: one-row INSERT, one commit each. The ceiling. */
+/**
+ * Bare better-sqlite3 on a file opened with the store's own settings (`openSqlite`: WAL, the
+ * synchronous level, the autocheckpoint, cache): one-row INSERT, one commit each. The ceiling.
+ */
 async function rawCommits(
   n: number,
   synchronous: SqliteSynchronous,
@@ -23,9 +26,7 @@ async function rawCommits(
 ): Promise<number> {
   const s = scratch('raw');
   try {
-    const db = new Database(join(s.dir, 'raw.db'));
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+    const db = openSqlite(join(s.dir, 'raw.db'), { synchronous });
     db.exec(
       `CREATE TABLE t (id INTEGER PRIMARY KEY, stream TEXT, version INTEGER, data TEXT${streamIndex ? ', UNIQUE (stream, version)' : ''})`,
     );

@@ -190,7 +190,10 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
             : expected;
     let row: { position: number | bigint; stream_version: number | bigint } | undefined;
     try {
-      row = this.stmt.appendOne.get(
+      // all(), not get(): SQLite runs its WAL hook (the autocheckpoint) only when a statement
+      // steps to its end; a get() stops at the RETURNING row, commits on reset and never
+      // checkpoints, so the WAL would grow without bound.
+      [row] = this.stmt.appendOne.all(
         randomUUID(),
         streamId,
         event.type,
@@ -201,7 +204,7 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
         check,
         check,
         check,
-      ) as typeof row;
+      ) as Array<NonNullable<typeof row>>;
     } catch (error) {
       job.reject(error);
       return;
