@@ -164,10 +164,12 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     this.queue.push(job);
     if (!this.draining) {
       this.draining = true;
-      // After the I/O already received (not in a microtask): the requests that arrived together
-      // queue their transactions first and share one commit. A microtask here drained each alone,
-      // one commit (and fsync) per order under 32 concurrent clients.
-      setImmediate(() => void this.drain());
+      // A transaction (a command) drains after the I/O already received, so the requests that
+      // arrived together queue theirs first and share one commit: in a microtask, 32 concurrent
+      // HTTP clients placing orders got one commit (and fsync) each. A lone append keeps the
+      // microtask (a sequential writer would pay a loop turn per append: ~15% with fsync).
+      if (job.append) queueMicrotask(() => void this.drain());
+      else setImmediate(() => void this.drain());
     }
   }
 
