@@ -4,20 +4,15 @@
 // for the order throughput and for cached catalog pages against a bare-Fastify ceiling.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import autocannon from 'autocannon';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
 import { latencyChart } from './flash/chart.js';
 import { type LoadResult, type OpenStream, runLoad, type Summary } from './flash/loadgen.js';
 import { caughtUp, prepareSale, setStock } from './flash/setup.js';
 import { openStack, type StackName } from './flash/stacks.js';
-import {
-  type Catalog,
-  orderRequests,
-  readRequests,
-  writeRequests,
-} from './flash/traffic.js';
+import { type Catalog, orderRequests, readRequests, writeRequests } from './flash/traffic.js';
 import { type BenchOptions, type Metrics, median, ratio, scratch } from './lib.js';
 import { startServer } from './server.js';
 
