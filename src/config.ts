@@ -32,6 +32,11 @@ export interface CacheConfig {
   readonly url: string;
   /** `TWOROOMS_CACHE_PREFIX` (default `tworooms:cache`): processes sharing it share the cache. */
   readonly prefix: string;
+  /**
+   * `TWOROOMS_JOBS_PREFIX` (default `<cache prefix>:jobs`): the BullMQ queues' key prefix on the
+   * same Redis; processes sharing it share the background jobs.
+   */
+  readonly jobsPrefix: string;
 }
 
 export interface BusConfig {
@@ -103,7 +108,12 @@ function cacheConfig(env: NodeJS.ProcessEnv): CacheConfig | undefined {
   if (inProcess(url)) return undefined;
   if (!/^rediss?:\/\/[^\s]+$/.test(url ?? ''))
     throw new ConfigError(`TWOROOMS_CACHE=${url}: use memory or a redis://host:port URL.`);
-  return { url: url as string, prefix: env['TWOROOMS_CACHE_PREFIX'] || 'tworooms:cache' };
+  const prefix = env['TWOROOMS_CACHE_PREFIX'] || 'tworooms:cache';
+  return {
+    url: url as string,
+    prefix,
+    jobsPrefix: env['TWOROOMS_JOBS_PREFIX'] || `${prefix}:jobs`,
+  };
 }
 
 function busConfig(env: NodeJS.ProcessEnv): BusConfig | undefined {

@@ -2,9 +2,13 @@
 // (SQLite files or PostgreSQL databases) and hands the shop the same ports either way.
 import type pg from 'pg';
 import { type Config, ConfigError, isPostgresUrl } from './config.js';
+import type { Cache } from './core/cache.js';
 import {
   type EventLog,
   type FullTextIndex,
+  inProcessJobs,
+  type JobQueue,
+  type LeaseManager,
   mapReadStore,
   mapWriteStore,
   type ReadStore,
@@ -15,6 +19,7 @@ import { PRODUCTS_FTS } from './shop/catalog/handlers.js';
 import { shopReadIndexes } from './shop/catalog/l1-indexes.js';
 import type { ProjectionDb } from './shop/read-db.js';
 import { shopMigrations } from './shop/schema.js';
+import { InProcessCache } from './stores/memory/index.js';
 import {
   migrate as migratePostgres,
   openPool,
@@ -22,14 +27,18 @@ import {
   PostgresReadStore,
   pgSql,
   postgresFullText,
+  postgresLeases,
   takeSetupLock,
   withSetupLock,
 } from './stores/postgres/index.js';
+import { RedisCache } from './stores/redis/index.js';
+import { bullmqJobs } from './stores/redis/jobs.js';
 import {
   migrate as migrateSqlite,
   SqliteEventStore,
   SqliteReadStore,
   sqliteFullText,
+  sqliteProjectorLock,
   sqliteSql,
   sqliteWorkerSql,
 } from './stores/sqlite/index.js';
@@ -186,3 +195,56 @@ async function openPostgresReadSide(config: Config): Promise<ReadSide> {
 /** Opens the read DB named by the configuration (its checkpoint table created if missing). */
 export const openReadSide = async (config: Config): Promise<ReadSide> =>
   isPostgresUrl(config.readDb) ? openPostgresReadSide(config) : openSqliteReadSide(config);
+
+/** The query cache with the counters `/metrics` shows. */
+export type ShopCache = Cache & { readonly hits: number; readonly misses: number };
+
+/**
+ * The cache named by the configuration: Redis (shared by every process with the same prefix;
+ * the start fails with "Redis unreachable: …" rather than serve misses) or in-process.
+ */
+export async function openCache(
+  config: Config,
+): Promise<{ readonly cache: ShopCache; readonly shared: boolean; close(): Promise<void> }> {
+  if (!config.cache) {
+    const cache = new InProcessCache({ ttlMs: config.cacheTtlMs });
+    return { cache, shared: false, close: async () => {} };
+  }
+  const cache = new RedisCache({
+    redis: config.cache.url,
+    prefix: config.cache.prefix,
+    ttlMs: config.cacheTtlMs,
+  });
+  try {
+    await cache.ready();
+  } catch (error) {
+    await cache.close();
+    throw error;
+  }
+  return { cache, shared: true, close: () => cache.close() };
+}
+
+/** Background jobs: BullMQ on the configured Redis (shared by every worker), else in-process. */
+export function openJobs(config: Config): JobQueue {
+  const onFailed = (name: string, key: string, error: unknown) =>
+    console.warn(
+      `tworooms: job ${name} for ${key} gave up: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  return config.cache
+    ? bullmqJobs({ url: config.cache.url, prefix: config.cache.jobsPrefix, onFailed })
+    : inProcessJobs({ onFailed });
+}
+
+/**
+ * Who may run which projection. PostgreSQL: advisory-lock leases on the read DB, one owner per
+ * projection among any number of workers, failover when the owner's session ends. SQLite: one
+ * projector process per read DB, a second one refused at start (`ProjectorLockHeld`).
+ */
+export async function openLeases(config: Config, applicationName?: string): Promise<LeaseManager> {
+  if (isPostgresUrl(config.readDb))
+    return postgresLeases({
+      connectionString: config.readDb,
+      ...(applicationName ? { applicationName } : {}),
+    });
+  return sqliteProjectorLock(`${config.readDb}.projector-lock`);
+}

@@ -1,14 +1,14 @@
-// The composition root: the only module that sees every layer and wires stores into ports.
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The composition root: the only module that sees every layer and wires stores into ports
+// (with its parts: main-stores.ts opens the stores, main-parts.ts holds what `serve` and
+// `project` share, main-worker.ts wires `project`).
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import {
   CheckpointProgress,
   commandBus,
   idempotency,
-  inProcessJobs,
+  type Lease,
+  type LeaseManager,
   observe,
   type Projection,
   projector,
@@ -18,24 +18,42 @@ import {
   timeOrderedId,
 } from './core/index.js';
 import type { JobQueue } from './core/jobs.js';
+import type { RecordedEvent } from './core/messages.js';
 import { buildApp } from './http/app.js';
 import { shopMetrics } from './http/metrics.js';
 import {
+  adminTokenFor,
+  Closers,
+  processShopJobs,
+  projectionControl,
+  shopProjectionHooks,
+} from './main-parts.js';
+import {
+  openCache,
+  openJobs,
+  openLeases,
   openReadSide,
   openSqliteWriteStore,
   openWriteSide,
+  type ShopCache,
   type WriteSide,
 } from './main-stores.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
 import type { ShopEvent } from './shop/events.js';
 import { shopCommandHandlers } from './shop/handlers.js';
-import { ALSO_BOUGHT_JOB, alsoBoughtJob, alsoBoughtTriggers } from './shop/orders/also-bought.js';
 import { shopProjections, shopQueryHandlers } from './shop/query-handlers.js';
 import type { ProjectionDb } from './shop/read-db.js';
 import { shopReads } from './shop/reads.js';
 import { InProcessCache } from './stores/memory/index.js';
+import { type EventSubscription, natsCacheInvalidation } from './stores/nats/index.js';
 
+export { adminTokenFor, shopProjectionHooks } from './main-parts.js';
+export {
+  createProjectorWorker,
+  type ProjectorWorker,
+  type WorkerOptions,
+} from './main-worker.js';
 export interface ShopOptions {
   /** Run the projector in this process (default true in read-model mode). */
   readonly projector?: boolean;
@@ -46,26 +64,19 @@ export interface ShopOptions {
   readonly batchSize?: number;
 }
 
-export { openReadSide, openWriteSide, type ReadSide, type WriteSide } from './main-stores.js';
+export {
+  openCache,
+  openJobs,
+  openLeases,
+  openReadSide,
+  openWriteSide,
+  type ReadSide,
+  type ShopCache,
+  type WriteSide,
+} from './main-stores.js';
 
 /** Opens (and migrates) the embedded SQLite write DB (for `seed`, which loads it directly). */
 export const openWriteStore = openSqliteWriteStore;
-
-/** The admin token: from the environment, or made once and kept in the data directory. */
-export function adminTokenFor(config: Config): {
-  token: string;
-  source: 'env' | 'file' | 'new';
-  file: string;
-} {
-  const file = join(config.dataDir, 'admin-token');
-  if (config.adminToken) return { token: config.adminToken, source: 'env', file };
-  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), source: 'file', file };
-  mkdirSync(config.dataDir, { recursive: true });
-  const token = randomBytes(24).toString('base64url');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return { token, source: 'new', file };
-}
 
 export interface Shop {
   readonly app: FastifyInstance;
@@ -76,56 +87,105 @@ export interface Shop {
   readonly projector: ReturnType<typeof projector> | undefined;
   /** Background jobs run by this process (with the projector), if any. */
   readonly jobs: JobQueue | undefined;
+  /** The query cache (Redis or in-process), in read-model mode. */
+  readonly cache: ShopCache | undefined;
   /** Seeds the demo catalog if the store has no category yet; returns how many products it added. */
   seedDemo(): Promise<number>;
   close(): Promise<void>;
 }
 
 /**
- * Wires the shop: the write DB + log and the read DB on SQLite files (the embedded default) or
- * PostgreSQL, the in-process cache and projector.
+ * The leases on every projection, for a `serve` that projects: it must be the only projector
+ * (PostgreSQL: no `tworooms project` worker or other `serve` holds one; SQLite: the read DB's
+ * projector lock). `onLost` is told if a lease goes while serving (the connection dropped).
  */
-export async function createShop(config: Config, options: ShopOptions = {}): Promise<Shop> {
-  const write = await openWriteSide(config);
-  const { store: writeStore, fullText } = write;
-  const readModelMode = config.readMode === 'read-model';
-  const cache = readModelMode ? new InProcessCache({ ttlMs: config.cacheTtlMs }) : undefined;
-  const tags = new CatalogCacheTags();
-
-  const projections = options.projections ?? shopProjections();
-  let read: Awaited<ReturnType<typeof openReadSide>>;
+async function holdEveryProjection(
+  config: Config,
+  names: readonly string[],
+  onLost: (name: string) => void,
+): Promise<LeaseManager> {
+  const leases = await openLeases(config, 'tworooms-serve');
   try {
-    read = await openReadSide(config);
-    // The read models' tables exist even in a process that does not project (an API-only node).
-    await setupReadModels(read.store, projections);
+    const held: Lease[] = [];
+    for (const name of names) {
+      const lease = await leases.tryAcquire(name);
+      if (!lease)
+        throw new Error(
+          `projection ${name} already runs in another process (a \`tworooms project\` worker or another \`tworooms serve\`): start this one with --no-projector`,
+        );
+      held.push(lease);
+    }
+    for (const lease of held) void lease.lost.then(() => onLost(lease.name));
+    return leases;
   } catch (error) {
-    await write.close();
+    await leases.close();
     throw error;
   }
+}
+
+/**
+ * Wires the shop: the write DB + log and the read DB on SQLite files (the embedded default) or
+ * PostgreSQL; the query cache in-process or in Redis (`TWOROOMS_CACHE`); background jobs
+ * in-process or on BullMQ; the projector here (holding every projection's lease) or elsewhere,
+ * with an in-process cache then kept fresh from NATS JetStream (`TWOROOMS_BUS`).
+ */
+export async function createShop(config: Config, options: ShopOptions = {}): Promise<Shop> {
+  const closers = new Closers();
+  try {
+    return await wireShop(config, options, closers);
+  } catch (error) {
+    await closers.closeAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function wireShop(config: Config, options: ShopOptions, closers: Closers): Promise<Shop> {
+  const write = await openWriteSide(config);
+  closers.add(() => write.close());
+  const { store: writeStore, fullText } = write;
+  const readModelMode = config.readMode === 'read-model';
+  const projections = options.projections ?? shopProjections();
+  const read = await openReadSide(config);
+  closers.add(() => read.close());
+  // The read models' tables exist even in a process that does not project (an API-only node).
+  await setupReadModels(read.store, projections);
+  const opened = readModelMode ? await openCache(config) : undefined;
+  if (opened) closers.add(() => opened.close());
+  const cache = opened?.cache;
+
   const shopReadStore = read.store;
   const runProjector = readModelMode && (options.projector ?? true);
-  // Background jobs run where the projector runs: it is what notices the orders that trigger them.
-  const jobs = runProjector ? inProcessJobs() : undefined;
-  if (jobs) {
-    const alsoBought = alsoBoughtJob({ writeDb: write.reader, readStore: shopReadStore });
-    await alsoBought.setup();
-    jobs.process(ALSO_BOUGHT_JOB, alsoBought.run);
+  let stopping = false;
+  let worker: ReturnType<typeof projector> | undefined;
+  if (runProjector) {
+    const leases = await holdEveryProjection(
+      config,
+      projections.map((p) => p.name),
+      (name) => {
+        if (stopping) return;
+        console.error(
+          `tworooms: lost the lease on projection ${name} (the lease connection dropped): this process stops projecting`,
+        );
+        void worker?.stop();
+      },
+    );
+    closers.add(() => leases.close());
   }
-  const worker = runProjector
+  // Background jobs run where the projector runs: it is what notices the orders that trigger them.
+  const jobs = runProjector ? openJobs(config) : undefined;
+  if (jobs) {
+    closers.add(() => jobs.close());
+    await processShopJobs(jobs, write, read);
+  }
+  const hooks = shopProjectionHooks({ cache, jobs, jobDelayMs: config.jobDelayMs });
+  worker = runProjector
     ? projector({
         log: write.log,
         store: shopReadStore,
         projections,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-        onApplied: (name, events) => {
-          if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
-          if (name === 'search' && cache) void cache.invalidate(searchTagsFor(events));
-          if (name === 'orders' && jobs)
-            for (const productId of alsoBoughtTriggers(events))
-              void jobs.add(ALSO_BOUGHT_JOB, productId, { delayMs: config.jobDelayMs });
-        },
-        // A switched copy may answer differently from the old one: no cached answer survives it.
-        onSwitched: () => void cache?.clear(),
+        onApplied: hooks.onApplied,
+        onSwitched: hooks.onSwitched,
       })
     : undefined;
   const metrics = shopMetrics({
@@ -147,6 +207,32 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     worker ??
     (readModelMode ? new CheckpointProgress(() => shopReadStore.loadCheckpoints()) : undefined);
   if (progress instanceof CheckpointProgress) await progress.refresh();
+  const invalidationTags = new CatalogCacheTags();
+  // An API-only node with an in-process cache hears about changes projected elsewhere via NATS
+  // (a Redis cache is invalidated by the projecting process itself): catalog pages and documents
+  // once the catalog projection has applied them, search answers once the search projection has.
+  const subscribe = (
+    projection: string,
+    tagsFor: (events: readonly RecordedEvent[]) => string[],
+  ) =>
+    cache instanceof InProcessCache && !worker && progress && config.bus
+      ? natsCacheInvalidation({
+          servers: config.bus.url,
+          stream: config.bus.stream,
+          prefix: config.bus.prefix,
+          cache,
+          progress,
+          projection,
+          tagsFor,
+          headPosition: () => write.headPosition(),
+          onError: (error) => console.warn(`tworooms: cache invalidation: ${error.message}`),
+        })
+      : undefined;
+  const invalidations: EventSubscription[] = [
+    subscribe('catalog', (events) => invalidationTags.tagsFor(events)),
+    subscribe('search', searchTagsFor),
+  ].filter((s) => s !== undefined);
+  for (const invalidation of invalidations) closers.add(() => invalidation.close());
   const l2 = readReader
     ? queryBus(shopQueryHandlers('read-model'), {
         db: { sql: readReader, fullText },
@@ -163,7 +249,14 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
   });
   const adminToken = adminTokenFor(config);
 
-  if (worker) await worker.start();
+  if (worker) {
+    const started = worker;
+    closers.add(() => {
+      stopping = true;
+      return started.stop();
+    });
+    await started.start();
+  }
   const app = await buildApp({
     readMode: config.readMode,
     commands: bus,
@@ -177,25 +270,14 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
           [hash],
         ),
     },
-    ...(worker
-      ? {
-          projections: {
-            status: () => worker.status(),
-            rebuild: async (name: string) => {
-              await worker.rebuild(name);
-              await cache?.clear();
-            },
-            retry: (name: string) => worker.retry(name),
-            skip: (name: string, position: bigint) => worker.skip(name, position),
-          },
-        }
-      : {}),
+    ...(worker ? { projections: projectionControl(worker, hooks) } : {}),
     metrics: metrics.registry,
     onResponse: metrics.observeHttp,
     defaultWaitMs: config.defaultWaitMs,
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  closers.add(() => app.close());
 
   return {
     app,
@@ -203,6 +285,7 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     adminToken,
     store: write,
     projector: worker,
+    cache,
     seedDemo: () =>
       seedDemo(
         bus,
@@ -210,12 +293,6 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
         async () => !(await write.reader.get('SELECT 1 AS found FROM categories LIMIT 1')),
       ),
     jobs,
-    async close() {
-      await app.close();
-      await worker?.stop();
-      await jobs?.close();
-      await write.close();
-      await read.close();
-    },
+    close: () => closers.closeAll(),
   };
 }

@@ -54,5 +54,6 @@ describe('redact', () => {
     );
     expect(redact('postgresql://app@db/shop')).toBe('postgresql://app@db/shop');
     expect(redact('/data/write.db')).toBe('/data/write.db');
+    expect(redact('redis://:hunter2@cache:6379/0')).toBe('redis://:…@cache:6379/0');
   });
 });

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { scratch } from '../lib.js';
 import { auditStock, STOCK_EVENT_TYPES, type StockAudit, type StockEvent } from './audit.js';
@@ -76,7 +77,7 @@ function embedded(): Stack {
 /**
  * The production stack: PostgreSQL write and read databases (cloned per run with
  * `CREATE DATABASE … TEMPLATE`), Redis and NATS JetStream on their local default ports.
- * Written ahead of the production stack's server support; see docs/benchmarks.md.
+ * Each copy has its own Redis key prefix (cache and jobs). See docs/benchmarks.md.
  */
 function production(): Stack {
   const admin = process.env['FLASH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -98,12 +99,36 @@ function production(): Stack {
       await c.end();
     }
   };
+  // Each copy its own Redis prefix: copies hold the same product ids, so a shared cache would
+  // serve one run's answers in the next.
+  const cachePrefix = (name: string) => `tworooms:flash:${name}`;
   const envFor = (name: string) => ({
     TWOROOMS_WRITE_DB: dbUrl(`${name}_write`),
     TWOROOMS_READ_DB: dbUrl(`${name}_read`),
     TWOROOMS_CACHE: redis,
+    TWOROOMS_CACHE_PREFIX: cachePrefix(name),
     TWOROOMS_BUS: nats,
   });
+  /** Deletes every cache and job key of the copies made so far (prefix `tworooms:flash:<tag>`). */
+  const dropRedisKeys = async () => {
+    const client = new Redis(redis);
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(
+          cursor,
+          'MATCH',
+          `${cachePrefix(tag)}*`,
+          'COUNT',
+          1000,
+        );
+        if (keys.length > 0) await client.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } finally {
+      client.disconnect();
+    }
+  };
   const create = async (name: string, template?: string) => {
     for (const part of ['write', 'read']) {
       await sql(
@@ -153,6 +178,7 @@ function production(): Stack {
     async cleanup() {
       for (const d of [...databases].reverse())
         await sql(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
+      await dropRedisKeys();
       rmSync(stack.baseEnv['TWOROOMS_DATA_DIR']!, { recursive: true, force: true });
     },
   };

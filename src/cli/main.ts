@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { isTworoomsError } from '../core/errors.js';
 import { benchCommand } from './bench.js';
 import { migrateCommand } from './migrate.js';
+import { projectCommand } from './project.js';
 import { projectionsCommand, retryCommand, skipCommand } from './projections.js';
 import { rebuildCommand } from './rebuild.js';
 import { relayCommand } from './relay.js';
@@ -19,6 +20,13 @@ const positiveInt = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 10_000_000)
     throw new InvalidArgumentError('a whole number from 0 to 10,000,000');
+  return n;
+};
+
+const positiveIntPort = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('a port number from 0 to 65535');
   return n;
 };
 
@@ -37,6 +45,35 @@ program
   .option('--demo', 'seed a small demo catalog into an empty store')
   .option('--no-projector', 'API only: do not run projections in this process')
   .action((opts: { demo?: boolean; projector: boolean }) => serveCommand(loadConfig(), opts));
+
+program
+  .command('project')
+  .description(
+    'run a projector worker: the read models, their cache invalidation and background jobs (several on PostgreSQL: one owner per projection, standbys take over)',
+  )
+  .option(
+    '--port <port>',
+    'port of its /health, /metrics and admin projection routes (0: any free port)',
+    positiveIntPort,
+    3001,
+  )
+  .option('--host <host>', 'address to listen on (default HOST or 127.0.0.1)')
+  .addHelpText(
+    'after',
+    `
+Runs the shop's projections with the stores of TWOROOMS_WRITE_DB / TWOROOMS_READ_DB, invalidates
+the Redis cache (TWOROOMS_CACHE) after each batch and queues and runs the background jobs
+(BullMQ on that Redis; in-process without it). Pair it with \`tworooms serve --no-projector\`.
+
+PostgreSQL: run two or more. Each projection is owned by one worker at a time (an advisory lock
+on the read DB); when the owner dies another takes over within about a second.
+SQLite: one projector per read DB; a second \`project\` (or a \`serve\` with its projector) is
+refused with an error.
+
+Drive it with \`tworooms rebuild|retry|skip <projection> --url http://127.0.0.1:3001\` (the worker
+owning the projection). SIGTERM/SIGINT stop it after the current batches and release its leases.`,
+  )
+  .action((opts: { port: number; host?: string }) => projectCommand(loadConfig(), opts));
 
 program
   .command('migrate')

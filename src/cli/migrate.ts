@@ -21,5 +21,5 @@ export async function migrateCommand(config: Config): Promise<void> {
 
 /** A database location fit to print: a URL's password is hidden. */
 export function redact(location: string): string {
-  return location.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@/]*@/, '$1:…@');
+  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:…@');
 }

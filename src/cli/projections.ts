@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { Config } from '../config.js';
+import { type Config, isPostgresUrl } from '../config.js';
 import {
   type Checkpoint,
   coreError,
@@ -8,16 +8,30 @@ import {
   skippedCheckpoint,
 } from '../core/index.js';
 import { shopProjections } from '../shop/query-handlers.js';
+import { PostgresEventStore, PostgresReadStore } from '../stores/postgres/index.js';
 import { SqliteReadStore } from '../stores/sqlite/index.js';
 import { openSqlite } from '../stores/sqlite/open.js';
+import { holdProjections } from './projection-lock.js';
 import { apiError, openShopStores, projectionNamed, serverAt } from './shop-files.js';
 
-/** `tworooms projections`: each projection's state, position, lag, failure, skips, rebuild. */
-export async function projectionsCommand(config: Config): Promise<void> {
-  if (!existsSync(config.writeDb) || !existsSync(config.readDb)) {
-    console.log(`no store at ${config.dataDir} yet: run \`tworooms serve\` first`);
-    return;
+/** The log head and the checkpoints, read without disturbing a running projector. */
+async function positions(
+  config: Config,
+): Promise<{ head: bigint; checkpoints: ReadonlyMap<string, Checkpoint> } | undefined> {
+  if (isPostgresUrl(config.writeDb)) {
+    const write = await PostgresEventStore.open({ connectionString: config.writeDb, poolSize: 1 });
+    try {
+      const read = await PostgresReadStore.open({ connectionString: config.readDb, poolSize: 1 });
+      try {
+        return { head: await write.headPosition(), checkpoints: await read.loadCheckpoints() };
+      } finally {
+        await read.close();
+      }
+    } finally {
+      await write.close();
+    }
   }
+  if (!existsSync(config.writeDb) || !existsSync(config.readDb)) return undefined;
   const write = openSqlite(config.writeDb, { readonly: true });
   const head = BigInt(
     (write.prepare('SELECT max(position) FROM events').pluck().get() as number | null) ?? 0,
@@ -26,6 +40,17 @@ export async function projectionsCommand(config: Config): Promise<void> {
   const read = new SqliteReadStore({ path: config.readDb });
   const checkpoints = await read.loadCheckpoints();
   await read.close();
+  return { head, checkpoints };
+}
+
+/** `tworooms projections`: each projection's state, position, lag, failure, skips, rebuild. */
+export async function projectionsCommand(config: Config): Promise<void> {
+  const found = await positions(config);
+  if (!found) {
+    console.log(`no store at ${config.dataDir} yet: run \`tworooms serve\` first`);
+    return;
+  }
+  const { head, checkpoints } = found;
   console.log(`event log head: ${head}`);
   for (const p of shopProjections()) {
     const c = checkpoints.get(p.name);
@@ -85,7 +110,11 @@ async function resume(
     );
     if (reply.status !== 200) throw apiError(api, reply);
   } else {
-    const stores = await openShopStores(config);
+    const release = await holdProjections(config, [name], url ?? `port ${config.port}`);
+    const stores = await openShopStores(config).catch(async (error) => {
+      await release();
+      throw error;
+    });
     try {
       await stores.store.transact(async (tx) => {
         const current: Checkpoint | undefined = await tx.tables?.checkpoint(name);
@@ -97,6 +126,7 @@ async function resume(
       });
     } finally {
       await stores.close();
+      await release();
     }
   }
   console.log(

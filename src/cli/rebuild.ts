@@ -2,6 +2,7 @@ import { SingleBar } from 'cli-progress';
 import type { Config } from '../config.js';
 import { projector } from '../core/index.js';
 import { shopProjections } from '../shop/query-handlers.js';
+import { holdProjections } from './projection-lock.js';
 import { apiError, openShopStores, projectionNamed, serverAt } from './shop-files.js';
 
 /** A rebuild's progress as the admin API reports it. */
@@ -97,7 +98,11 @@ export async function rebuildCommand(
     console.error(
       `no server answers at ${opts.url ?? `port ${config.port}`}: rebuilding in this process`,
     );
-    const stores = await openShopStores(config);
+    const release = await holdProjections(config, [name], opts.url ?? `port ${config.port}`);
+    const stores = await openShopStores(config).catch(async (error) => {
+      await release();
+      throw error;
+    });
     const worker = projector({
       log: stores.write.log,
       store: stores.store,
@@ -116,6 +121,7 @@ export async function rebuildCommand(
     } finally {
       await worker.stop();
       await stores.close();
+      await release();
     }
   }
   if (final?.phase === 'done') view.show({ ...final, position: final.headPosition });

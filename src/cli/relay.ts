@@ -1,7 +1,8 @@
 import type { BusConfig, Config } from '../config.js';
 import { ConfigError } from '../config.js';
-import { openWriteStore } from '../main.js';
+import { openWriteSide } from '../main.js';
 import { NatsRelay } from '../stores/nats/index.js';
+import { redact } from './migrate.js';
 
 export interface BusFlags {
   readonly stream?: string;
@@ -30,7 +31,7 @@ export async function relayCommand(
   opts: BusFlags & { pollMs: number },
 ): Promise<void> {
   const bus = busFrom(config, opts, 'tworooms relay');
-  const store = await openWriteStore(config);
+  const store = await openWriteSide(config);
   let failing: string | undefined;
   const relay = new NatsRelay({
     log: store.log,
@@ -52,7 +53,7 @@ export async function relayCommand(
   });
   relay.start();
   console.log(
-    `relaying ${config.writeDb} → JetStream stream ${bus.stream} (subjects ${bus.prefix}.events.<EventType>) on ${bus.url}`,
+    `relaying ${redact(config.writeDb)} → JetStream stream ${bus.stream} (subjects ${bus.prefix}.events.<EventType>) on ${bus.url}`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import type { Config } from '../config.js';
-import { openWriteStore } from '../main.js';
+import { openWriteSide } from '../main.js';
 import { replayToNats } from '../stores/nats/index.js';
 import { progressBars } from './progress.js';
 import { type BusFlags, busFrom } from './relay.js';
@@ -40,7 +40,7 @@ export async function replayCommand(config: Config, opts: ReplayFlags): Promise<
   const bus = busFrom(config, opts, 'tworooms replay');
   if (opts.to !== undefined && opts.to < opts.from)
     throw new InvalidArgumentError(`--to ${opts.to} is before --from ${opts.from}`);
-  const store = await openWriteStore(config);
+  const store = await openWriteSide(config);
   const progress = progressBars();
   try {
     const head = await store.headPosition();

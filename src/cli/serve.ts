@@ -48,6 +48,11 @@ export async function serveCommand(
   if (isPostgresUrl(config.writeDb)) {
     console.log(`  write DB: ${redact(config.writeDb)}   read DB: ${redact(config.readDb)}`);
   }
+  if (config.readMode === 'read-model') {
+    console.log(
+      `  cache: ${config.cache ? `Redis ${redact(config.cache.url)} prefix ${config.cache.prefix}` : 'in-process'}   projector: ${shop.projector ? 'here' : 'elsewhere (tworooms project)'}${config.bus && !config.cache && !shop.projector ? `   invalidation: NATS ${config.bus.url} stream ${config.bus.stream}` : ''}`,
+    );
+  }
   console.log(`  API docs: ${url}/docs   OpenAPI: ${url}/openapi.json`);
   console.log(`  admin token: ${token}`);
   console.log(`  try: curl ${url}/api/catalog`);

@@ -1,5 +1,12 @@
+import { coreError } from './errors.js';
 import type { Lease, LeaseManager } from './lease.js';
-import { type ProjectionStatus, Projector, type ProjectorOptions } from './projector.js';
+import type { SkippedEvent } from './projection.js';
+import {
+  type ProjectionActivity,
+  type ProjectionStatus,
+  Projector,
+  type ProjectorOptions,
+} from './projector.js';
 import { setupReadModels } from './read-models.js';
 
 export interface LeasedProjectorOptions<H> extends ProjectorOptions<H> {
@@ -48,6 +55,40 @@ export class LeasedProjector<H> {
     return all.flat();
   }
 
+  /** Each owned projection's lag in seconds and events applied (for `/metrics`). */
+  async activity(): Promise<ProjectionActivity[]> {
+    const all = await Promise.all([...this.owned.values()].map((o) => o.projector.activity()));
+    return all.flat();
+  }
+
+  /** Rebuilds an owned projection (see `Projector.rebuild`); NOT_FOUND when another worker owns it. */
+  async rebuild(name: string): Promise<void> {
+    return this.ownerOf(name).rebuild(name);
+  }
+
+  /** Resumes an owned failed projection (see `Projector.retry`). */
+  async retry(name: string): Promise<void> {
+    return this.ownerOf(name).retry(name);
+  }
+
+  /** Resumes an owned failed projection past its failing event (see `Projector.skip`). */
+  async skip(name: string, position: bigint): Promise<SkippedEvent> {
+    return this.ownerOf(name).skip(name, position);
+  }
+
+  private ownerOf(name: string): Projector<H> {
+    const owned = this.owned.get(name);
+    if (owned) return owned.projector;
+    const known = this.options.projections.some((p) => p.name === name);
+    throw coreError(
+      'NOT_FOUND',
+      known
+        ? `Projection ${name} runs in another worker now (this one stands by).`
+        : `No projection named ${name} runs here.`,
+      { name },
+    );
+  }
+
   private tick(): Promise<void> {
     this.ticking = (async () => {
       for (const projection of this.options.projections) {
@@ -76,8 +117,16 @@ export class LeasedProjector<H> {
     const projector = new Projector<H>({ ...this.options, projections: [projection] });
     this.owned.set(projection.name, { lease, projector });
     void lease.lost.then(() => this.disown(projection.name, lease));
+    try {
+      await projector.start();
+    } catch (error) {
+      // Could not start (the read DB went away): give the projection back to the others.
+      this.owned.delete(projection.name);
+      await projector.stop().catch(() => undefined);
+      await lease.release();
+      throw error;
+    }
     this.options.onOwnership?.(projection.name, true);
-    await projector.start();
   }
 
   private async disown(name: string, lease: Lease): Promise<void> {

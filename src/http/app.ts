@@ -26,7 +26,7 @@ const PUBLIC_ROUTES = new Set([
 ]);
 
 /** Bodies are checked strictly (no coercion: a string is not a number); query strings and params are coerced. */
-function validators() {
+export function validators() {
   const common = {
     allErrors: false,
     strict: false,

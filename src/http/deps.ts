@@ -28,6 +28,8 @@ export interface AppDeps {
     retry(name: string): Promise<void>;
     /** Resumes a failed projection past its failing event at `position` (recorded). */
     skip(name: string, position: bigint): Promise<unknown>;
+    /** Why `name` does not run here, when this process knows better than "no such projection". */
+    notHere?(name: string): string | undefined;
   };
   readonly metrics: Registry;
   /** Told about every answered request (for the HTTP latency metric). */

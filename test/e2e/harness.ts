@@ -1,25 +1,38 @@
-// Starts a real shop listening on a free port — on SQLite files in a temp dir, or on two fresh
-// PostgreSQL databases (write and read, dropped on close) — and talks to it over real HTTP.
+// Starts a real shop listening on a free port and talks to it over real HTTP: on the embedded
+// default (SQLite files in a temp dir, in-process cache and jobs), or on the production stack —
+// two fresh PostgreSQL databases (write and read), the Redis cache and BullMQ jobs under a key
+// prefix of its own, and a relay publishing its log to a NATS JetStream stream of its own, which
+// `close` checks holds every event exactly once, in order, before removing it all.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { connect } from 'nats';
 import { loadConfig } from '../../src/config.js';
 import { createShop, type Shop } from '../../src/main.js';
+import { checkpointBucket, NatsRelay } from '../../src/stores/nats/index.js';
 import {
   createTestDatabase,
   postgresReachable,
   type TestDatabase,
 } from '../../src/stores/postgres/test-db.js';
+import { NATS_URL, REDIS_URL, requireService, runId } from '../stores/services.js';
 
 export type ReadMode = 'read-model' | 'write-db';
 export const READ_MODES: readonly ReadMode[] = ['read-model', 'write-db'];
 
-/** The stores a shop runs on: the embedded SQLite files, or PostgreSQL (write + read DB). */
-export type Stack = 'sqlite' | 'postgres';
-/** Every stack this machine can run (PostgreSQL when reachable; under CI it must be). */
-export const STACKS: readonly Stack[] = (await postgresReachable())
-  ? ['sqlite', 'postgres']
-  : ['sqlite'];
+/**
+ * The stores a shop runs on: the embedded SQLite files, or the production stack (PostgreSQL
+ * write + read DB, Redis cache and jobs, NATS JetStream relay).
+ */
+export type Stack = 'sqlite' | 'production';
+/** Every stack this machine can run (the production one when its services answer; under CI they must). */
+export const STACKS: readonly Stack[] =
+  (await postgresReachable()) &&
+  (await requireService(REDIS_URL)) &&
+  (await requireService(NATS_URL))
+    ? ['sqlite', 'production']
+    : ['sqlite'];
 /** Every read mode on every stack, for `describe.each`: `[mode, stack]`. */
 export const MODES: readonly (readonly [ReadMode, Stack])[] = STACKS.flatMap((stack) =>
   READ_MODES.map((mode) => [mode, stack] as const),
@@ -76,14 +89,89 @@ export interface TestShop {
 
 let counter = 0;
 
-/** Two fresh PostgreSQL databases for one shop, and the settings that point at them. */
-async function postgresDatabases(): Promise<{ env: Record<string, string>; dbs: TestDatabase[] }> {
-  const dbs = await Promise.all([
+/** The production stack's services for one shop, the settings that point at them, their removal. */
+async function productionServices(): Promise<{
+  env: Record<string, string>;
+  relayTo: (shop: Shop) => () => Promise<void>;
+  remove: () => Promise<void>;
+}> {
+  const dbs: TestDatabase[] = await Promise.all([
     createTestDatabase('tworooms_e2e_write'),
     createTestDatabase('tworooms_e2e_read'),
   ]);
   const [write, read] = dbs as [TestDatabase, TestDatabase];
-  return { env: { TWOROOMS_WRITE_DB: write.url, TWOROOMS_READ_DB: read.url }, dbs };
+  const id = runId();
+  const prefix = `test:e2e:${id}`;
+  const stream = `TEST_E2E_${id}`;
+  const busPrefix = `e2e${id}`;
+  return {
+    env: {
+      TWOROOMS_WRITE_DB: write.url,
+      TWOROOMS_READ_DB: read.url,
+      TWOROOMS_CACHE: REDIS_URL,
+      TWOROOMS_CACHE_PREFIX: prefix, // the BullMQ queues go under `${prefix}:jobs`
+      TWOROOMS_BUS: NATS_URL,
+      TWOROOMS_BUS_STREAM: stream,
+      TWOROOMS_BUS_PREFIX: busPrefix,
+    },
+    relayTo(shop) {
+      const relay = new NatsRelay({
+        log: shop.store.log,
+        servers: NATS_URL,
+        stream,
+        prefix: busPrefix,
+      });
+      relay.start();
+      // Every event of the log is in the stream, once each, in position order.
+      return async () => {
+        const head = await shop.store.headPosition();
+        const deadline = Date.now() + 15_000;
+        while (relay.status().position < head) {
+          if (Date.now() > deadline)
+            throw new Error(`relay at ${relay.status().position}, log head ${head}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await relay.stop();
+        const positions = (
+          await shop.store.reader.all<{ position: string | number }>(
+            'SELECT position FROM events ORDER BY position',
+          )
+        ).map((r) => String(r.position));
+        const nc = await connect({ servers: NATS_URL.replace('nats://', '') });
+        try {
+          const jsm = await nc.jetstreamManager();
+          const info = await jsm.streams.info(stream).catch(() => undefined);
+          const relayed: string[] = [];
+          for (let seq = 1; seq <= (info?.state.messages ?? 0); seq++) {
+            const m = await jsm.streams.getMessage(stream, { seq });
+            relayed.push(m.header.get('Tworooms-Position'));
+          }
+          if (JSON.stringify(relayed) !== JSON.stringify(positions))
+            throw new Error(
+              `the stream holds positions ${relayed.join(',')}, the log ${positions.join(',')}`,
+            );
+        } finally {
+          await nc.close();
+        }
+      };
+    },
+    async remove() {
+      await Promise.all(dbs.map((db) => db.drop()));
+      const redis = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      redis.disconnect();
+      const nc = await connect({ servers: NATS_URL.replace('nats://', '') });
+      const jsm = await nc.jetstreamManager();
+      for (const name of [stream, `KV_${checkpointBucket(stream)}`])
+        await jsm.streams.delete(name).catch(() => undefined);
+      await nc.close();
+    },
+  };
 }
 
 export async function startShop(
@@ -93,9 +181,9 @@ export async function startShop(
 ): Promise<TestShop> {
   const dir = mkdtempSync(join(tmpdir(), 'tworooms-e2e-'));
   const adminToken = `admin-${process.pid}-${++counter}`;
-  const pg = stack === 'postgres' ? await postgresDatabases() : { env: {}, dbs: [] };
-  const dropAll = async () => {
-    await Promise.all(pg.dbs.map((db) => db.drop()));
+  const services = stack === 'production' ? await productionServices() : undefined;
+  const removeAll = async () => {
+    await services?.remove();
     rmSync(dir, { recursive: true, force: true });
   };
   let shop: Shop;
@@ -105,14 +193,15 @@ export async function startShop(
       TWOROOMS_READS: readMode,
       TWOROOMS_ADMIN_TOKEN: adminToken,
       PORT: '0',
-      ...pg.env,
+      ...services?.env,
       ...env,
     });
     shop = await createShop(config, { logger: false });
   } catch (error) {
-    await dropAll();
+    await removeAll();
     throw error;
   }
+  const relayed = services?.relayTo(shop);
   await shop.app.listen({ port: 0, host: '127.0.0.1' });
   const address = shop.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -178,8 +267,12 @@ export async function startShop(
       return r.body;
     },
     async close() {
-      await shop.close();
-      await dropAll();
+      try {
+        await relayed?.();
+      } finally {
+        await shop.close();
+        await removeAll();
+      }
     },
   };
 }

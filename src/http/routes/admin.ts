@@ -77,7 +77,18 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       return answerQuery(deps, request, reply, { type: 'RecentlyUpdated', data: {} });
     },
   );
+  projectionRoutes(app, deps);
+}
 
+/** What the projection routes need: the projector this process runs, and the admin token check. */
+export type ProjectionRouteDeps = Pick<AppDeps, 'projections' | 'auth'>;
+
+/**
+ * The admin routes that drive this process's projector: status, rebuild, retry, skip. Served by
+ * `tworooms serve` (with its projector) and by each `tworooms project` worker (for the
+ * projections it owns).
+ */
+export function projectionRoutes(app: FastifyInstance, deps: ProjectionRouteDeps): void {
   app.get(
     '/api/admin/projections',
     {
@@ -168,10 +179,11 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) });
 
 /** This process's projector, if it runs a projection of that name; 404 otherwise. */
-async function projectionsFor(deps: AppDeps, name: string) {
+async function projectionsFor(deps: ProjectionRouteDeps, name: string) {
   const statuses = (await deps.projections?.status()) ?? [];
   if (!deps.projections || !statuses.some((s) => s.name === name)) {
-    throw coreError('NOT_FOUND', `No projection named ${name} runs here.`, { name });
+    const why = deps.projections?.notHere?.(name) ?? `No projection named ${name} runs here.`;
+    throw coreError('NOT_FOUND', why, { name });
   }
   return deps.projections;
 }

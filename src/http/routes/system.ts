@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../deps.js';
 
-export function systemRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function systemRoutes(
+  app: FastifyInstance,
+  deps: Pick<AppDeps, 'projections' | 'readMode' | 'metrics'>,
+): void {
   app.get(
     '/health',
     {

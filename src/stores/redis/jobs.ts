@@ -37,6 +37,8 @@ export function bullmqJobs(options: BullmqJobsOptions): JobQueue {
     let q = queues.get(name);
     if (!q) {
       q = new Queue(name, { connection, prefix: options.prefix });
+      // A lost connection is retried; `add` rejects meanwhile. Unheard, the event would crash.
+      q.on('error', () => {});
       queues.set(name, q);
     }
     return q;

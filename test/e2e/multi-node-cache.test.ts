@@ -1,10 +1,7 @@
 // Two API processes' worth of shops over one store: node A projects, node B serves only. After a
 // change made on A, B serves the new answer although it had cached the old one — through the
-// shared Redis cache, or through its in-process cache invalidated from NATS JetStream.
-// PENDING: needs the composition root to wire RedisCache and natsCacheInvalidation into
-// createShop (test/pending/main-wiring.patch). Once main.ts has it, move this file to
-// test/e2e/multi-node-cache.test.ts. Both cases passed with the patch applied, and the NATS case
-// failed (B kept the old price) with the subscription switched off.
+// shared Redis cache, or through its in-process cache invalidated from NATS JetStream. (The NATS
+// case fails, B keeping the old price, with the subscription in createShop switched off.)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
