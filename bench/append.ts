@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { Event } from '../src/core/index.js';
 import {
   openSqlite,
   type SqliteEventStore,
@@ -8,12 +7,7 @@ import {
 } from '../src/stores/sqlite/index.js';
 import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } from './lib.js';
 import { peerFigures } from './peer.js';
-
-const note = 'x'.repeat(100);
-const event = (i: number): Event => ({
-  type: 'ItemAdded',
-  data: { sku: `sku-${i}`, quantity: 1, note },
-});
+import { batchAppends, concurrentAppends, event, sequentialAppends } from './workloads.js';
 
 /**
  * Bare better-sqlite3 on a file opened with the store's own settings (`openSqlite`: WAL, the
@@ -57,57 +51,12 @@ async function withStore(
   }
 }
 
-/** Our store: single-event appends with an exact expected-version check, awaited one by one. */
-async function sequential(n: number, synchronous: SqliteSynchronous): Promise<number> {
-  return withStore(synchronous, async (store) => {
-    const versions = new Map<string, bigint>();
-    return await rate(n, async () => {
-      for (let i = 0; i < n; i++) {
-        const stream = `s-${i % 1000}`;
-        const v = versions.get(stream) ?? 0n;
-        const r = await store.append(stream, [event(i)], {
-          expectedVersion: v === 0n ? 'no_stream' : v,
-        });
-        versions.set(stream, r.streamVersion);
-      }
-    });
-  });
-}
-
-/** 50 appends in flight, each on its own stream; each acknowledged after its (shared) commit. */
-async function concurrent(
-  n: number,
-  synchronous: SqliteSynchronous,
-  inFlight = 50,
-): Promise<number> {
-  return withStore(synchronous, async (store) => {
-    let next = 0;
-    const worker = async (w: number) => {
-      let v = 0n;
-      while (next < n) {
-        const i = next++;
-        const r = await store.append(`w-${w}`, [event(i)], {
-          expectedVersion: v === 0n ? 'no_stream' : v,
-        });
-        v = r.streamVersion;
-      }
-    };
-    return await rate(n, () =>
-      Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w))).then(() => {}),
-    );
-  });
-}
-
-/** Appends of 100 events per call: events per second. */
-async function batched(batches: number, synchronous: SqliteSynchronous): Promise<number> {
-  return withStore(synchronous, async (store) => {
-    const events = Array.from({ length: 100 }, (_, i) => event(i));
-    return await rate(batches * 100, async () => {
-      for (let b = 0; b < batches; b++)
-        await store.append(`b-${b}`, events, { expectedVersion: 'no_stream' });
-    });
-  });
-}
+const sequential = (n: number, synchronous: SqliteSynchronous) =>
+  withStore(synchronous, (store) => sequentialAppends(store, n));
+const concurrent = (n: number, synchronous: SqliteSynchronous) =>
+  withStore(synchronous, (store) => concurrentAppends(store, n));
+const batched = (batches: number, synchronous: SqliteSynchronous) =>
+  withStore(synchronous, (store) => batchAppends(store, batches));
 
 export async function appendBench(options: BenchOptions): Promise<Metrics> {
   const q = options.quick;

@@ -1,47 +1,13 @@
-import { type Command, commandBus, type Decider, eventSourcedHandler } from '../src/core/index.js';
-import type { PostgresEventStore } from '../src/stores/postgres/index.js';
-import { rawInserts } from './append-pg.js';
-import { type BenchOptions, type Metrics, rate, ratio, sideBySide } from './lib.js';
+import { type LagFigures, projectionLag } from './lag-pg.js';
+import { type BenchOptions, type Metrics, median, ratio, sideBySide } from './lib.js';
 import { peerPgVariants } from './peer-pg.js';
-import { durability, withPgStore } from './pg.js';
+import { durability, rawInserts, withPgStore } from './pg.js';
+import { commands } from './workloads.js';
 
-type Increment = Command<'Increment', { counter: string; by: number }>;
-type Incremented = { type: 'Incremented'; data: { counter: string; by: number; total: number } };
+/** Commands per second of the steady load the projection lag is measured under. */
+const LAG_LOAD = 1000;
 
-const counter: Decider<number, Increment, Incremented> = {
-  initialState: () => 0,
-  evolve: (_total, e) => e.data.total,
-  decide: (c, total) => ({
-    type: 'Incremented',
-    data: { counter: c.data.counter, by: c.data.by, total: total + c.data.by },
-  }),
-};
-
-/** Load -> decide -> append through the command bus, as in `bench/command.ts`, on PostgreSQL. */
-function commands(n: number, inFlight: number): Promise<number> {
-  return withPgStore(async (store: PostgresEventStore) => {
-    const bus = commandBus({
-      Increment: eventSourcedHandler(store, {
-        decider: counter,
-        streamId: (c: Increment) => `counter-${c.data.counter}`,
-      }),
-    });
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        // distinct streams: each counter gets a few increments, as aggregates do
-        await bus.dispatch({
-          type: 'Increment',
-          data: { counter: `c-${i % Math.max(1, n / 4)}`, by: 1 },
-        });
-      }
-    };
-    return rate(n, () => Promise.all(Array.from({ length: inFlight }, worker)).then(() => {}));
-  });
-}
-
-/** `npm run bench -- command-pg`: the command benchmark on PostgreSQL. */
+/** `npm run bench -- command-pg`: the command benchmark and the projection lag on PostgreSQL. */
 export async function commandPgBench(options: BenchOptions): Promise<Metrics> {
   const q = options.quick;
   const rounds = q ? 1 : 3;
@@ -55,8 +21,8 @@ export async function commandPgBench(options: BenchOptions): Promise<Metrics> {
   const metrics = await sideBySide(rounds, {
     raw_insert_per_s: () => rawInserts(n, 1),
     raw_insert_50_in_flight_per_s: () => rawInserts(nConcurrent, 50),
-    commands_per_s: () => commands(n, 1),
-    concurrent_commands_per_s: () => commands(nConcurrent, 50),
+    commands_per_s: () => withPgStore((store) => commands(store, n, 1)),
+    concurrent_commands_per_s: () => withPgStore((store) => commands(store, nConcurrent, 50)),
     ...peer,
   });
   // Each command records one event: commands/s are events/s.
@@ -71,5 +37,12 @@ export async function commandPgBench(options: BenchOptions): Promise<Metrics> {
       metrics['peer_concurrent_commands_per_s'],
     );
   }
+  const lags: LagFigures[] = [];
+  for (let r = 0; r < rounds; r++) lags.push(await projectionLag(LAG_LOAD, q ? 4 : 10));
+  const mid = (f: (l: LagFigures) => number) => Math.round(median(lags.map(f)) * 100) / 100;
+  metrics['lag_load_commands_per_s'] = mid((l) => l.commandsPerS);
+  metrics['projection_lag_p50_ms'] = mid((l) => l.p50);
+  metrics['projection_lag_p99_ms'] = mid((l) => l.p99);
+  metrics['projection_lag_max_ms'] = mid((l) => l.max);
   return { ...metrics, ...settings };
 }

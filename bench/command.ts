@@ -1,22 +1,10 @@
 import { join } from 'node:path';
-import { type Command, commandBus, type Decider, eventSourcedHandler } from '../src/core/index.js';
 import { type SqliteSynchronous, sqliteEventStore } from '../src/stores/sqlite/index.js';
-import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } from './lib.js';
+import { type BenchOptions, type Metrics, ratio, scratch, sideBySide } from './lib.js';
 import { peerFigures } from './peer.js';
+import { commands as commandWorkload } from './workloads.js';
 
-type Increment = Command<'Increment', { counter: string; by: number }>;
-type Incremented = { type: 'Incremented'; data: { counter: string; by: number; total: number } };
-
-const counter: Decider<number, Increment, Incremented> = {
-  initialState: () => 0,
-  evolve: (_total, e) => e.data.total,
-  decide: (c, total) => ({
-    type: 'Incremented',
-    data: { counter: c.data.counter, by: c.data.by, total: total + c.data.by },
-  }),
-};
-
-/** Load -> decide -> append through the command bus, on `streams` distinct streams. */
+/** Load -> decide -> append through the command bus, on a fresh store in a scratch directory. */
 async function commands(
   n: number,
   inFlight: number,
@@ -24,27 +12,8 @@ async function commands(
 ): Promise<number> {
   const s = scratch('cmd');
   const store = sqliteEventStore({ path: join(s.dir, 'w.db'), synchronous });
-  const bus = commandBus({
-    Increment: eventSourcedHandler(store, {
-      decider: counter,
-      streamId: (c: Increment) => `counter-${c.data.counter}`,
-    }),
-  });
   try {
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        // distinct streams: each counter gets a few increments, as aggregates do
-        await bus.dispatch({
-          type: 'Increment',
-          data: { counter: `c-${i % Math.max(1, n / 4)}`, by: 1 },
-        });
-      }
-    };
-    return await rate(n, () =>
-      Promise.all(Array.from({ length: inFlight }, worker)).then(() => {}),
-    );
+    return await commandWorkload(store, n, inFlight);
   } finally {
     await store.close();
     s.cleanup();

@@ -9,6 +9,7 @@ const peerDir = fileURLToPath(new URL('./peer-pg/', import.meta.url));
 
 interface PeerPg {
   peerAppends(url: string, n: number, inFlight: number): Promise<number>;
+  peerBatch(url: string, batches: number): Promise<number>;
   peerCommands(url: string, n: number, inFlight: number): Promise<number>;
 }
 

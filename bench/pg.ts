@@ -1,8 +1,10 @@
 // The PostgreSQL variants of the append and command benchmarks share this: a throw-away
-// database per measurement and the server's durability settings.
+// database per measurement, the server's durability settings and the raw `pg` ceiling.
 import pg from 'pg';
 import { PostgresEventStore } from '../src/stores/postgres/index.js';
 import { createTestDatabase } from '../src/stores/postgres/test-db.js';
+import { rate } from './lib.js';
+import { event } from './workloads.js';
 
 /** Runs `work` on a fresh database (dropped afterwards). */
 export async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
@@ -26,7 +28,10 @@ export function withPgStore<T>(work: (store: PostgresEventStore) => Promise<T>):
   });
 }
 
-/** `fsync` and `synchronous_commit` as the server runs them (1 = on). Warns when either is off. */
+/**
+ * `fsync` and `synchronous_commit` as the server runs them (1 = on) and its version. Warns when
+ * either setting is off.
+ */
 export async function durability(): Promise<Record<string, number>> {
   return withDatabase(async (url) => {
     const client = new pg.Client({ connectionString: url });
@@ -41,11 +46,46 @@ export async function durability(): Promise<Record<string, number>> {
       if (fsync !== 'on' || syncCommit !== 'on')
         console.warn('bench: WARNING — durability is off: these figures are not comparable');
       return {
+        pg_server_version_num: Number(await show('server_version_num')),
         pg_fsync_on: fsync === 'on' ? 1 : 0,
         pg_synchronous_commit_on: syncCommit === 'on' ? 1 : 0,
       };
     } finally {
       await client.end();
+    }
+  });
+}
+
+const RAW_TABLE = `CREATE TABLE t (id bigserial PRIMARY KEY, stream text NOT NULL, version bigint NOT NULL,
+  data text NOT NULL, UNIQUE (stream, version))`;
+
+/**
+ * The ceiling: the bare `pg` driver, one-row autocommit INSERTs (a prepared statement) into a
+ * table with the log's (stream, version) index, from `inFlight` connections at once.
+ */
+export function rawInserts(n: number, inFlight: number): Promise<number> {
+  return withDatabase(async (url) => {
+    const clients = Array.from(
+      { length: inFlight },
+      () => new pg.Client({ connectionString: url }),
+    );
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      await clients[0]!.query(RAW_TABLE);
+      let next = 0;
+      const worker = async (c: pg.Client) => {
+        while (next < n) {
+          const i = next++;
+          await c.query({
+            name: 'raw_insert',
+            text: 'INSERT INTO t (stream, version, data) VALUES ($1, $2, $3)',
+            values: [`s-${i % 1000}`, Math.floor(i / 1000) + 1, JSON.stringify(event(i).data)],
+          });
+        }
+      };
+      return await rate(n, () => Promise.all(clients.map(worker)).then(() => {}));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
     }
   });
 }

@@ -1,10 +1,15 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { projector } from '../src/core/index.js';
+import { createTestDatabase, postgresReachable } from '../src/stores/postgres/test-db.js';
 import { openSqlite, sqliteEventStore, sqliteReadStore } from '../src/stores/sqlite/index.js';
 import { catalogProjection, generateCatalogEvents } from './fixtures/catalog.js';
 import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } from './lib.js';
-import { catalogRebuild, seedShopLog } from './shop-rebuild.js';
+import { catalogRebuild, seedShopLog, sqliteRebuildStack } from './shop-rebuild.js';
+import { postgresRebuildStack, rawReplayPg, seedShopLogPg } from './shop-rebuild-pg.js';
+
+/** Events per projector batch in the shop rebuilds. */
+const BATCH = 2000;
 
 /** Our projector rebuilding the catalog projection from position 0 into a fresh read DB. */
 async function rebuild(
@@ -81,7 +86,8 @@ async function rawReplay(
 
 /**
  * The shop's catalog projection rebuilt blue/green from a 1,000,000-event log (50,000 with
- * --quick) beside the bare-driver ceiling on the same log, and query latency across the switch.
+ * --quick) beside the bare-driver ceiling on the same log, and query latency across the switch:
+ * on the embedded stack (SQLite log and read DB), then on PostgreSQL (log and read DB).
  */
 async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics> {
   const events = options.quick ? 50_000 : 1_000_000;
@@ -91,12 +97,37 @@ async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics>
   const ceiling = await rawReplay(writePath, dir, 1000, total);
   const metrics: Metrics = {
     catalog_raw_replay_events_per_s: Math.round(ceiling),
-    ...(await catalogRebuild(writePath, dir, total)),
+    ...(await catalogRebuild(sqliteRebuildStack(writePath, dir), total, BATCH)),
   };
   metrics['catalog_rebuild_fraction_of_raw'] = ratio(
     metrics['catalog_rebuild_events_per_s'],
     metrics['catalog_raw_replay_events_per_s'],
   );
+  if (!(await postgresReachable())) return metrics;
+  const [write, read] = await Promise.all([
+    createTestDatabase('tworooms_bench_rebuild_write'),
+    createTestDatabase('tworooms_bench_rebuild_read'),
+  ]);
+  try {
+    console.log(
+      `bench: writing about ${events.toLocaleString('en-US')} shop events to PostgreSQL…`,
+    );
+    const pgTotal = await seedShopLogPg(write.url, events);
+    const pgCeiling = await rawReplayPg(write.url, read.url, pgTotal);
+    const pgRun = await catalogRebuild(
+      await postgresRebuildStack(write.url, read.url),
+      pgTotal,
+      BATCH,
+    );
+    metrics['pg_catalog_raw_replay_events_per_s'] = Math.round(pgCeiling);
+    for (const [k, v] of Object.entries(pgRun)) metrics[`pg_${k}`] = v;
+    metrics['pg_catalog_rebuild_fraction_of_raw'] = ratio(
+      metrics['pg_catalog_rebuild_events_per_s'],
+      metrics['pg_catalog_raw_replay_events_per_s'],
+    );
+  } finally {
+    await Promise.all([write.drop(), read.drop()]);
+  }
   return metrics;
 }
 

@@ -2,15 +2,18 @@
 // bare-driver ceiling of the same run), and catalog query latency before and during the rebuild.
 import { join } from 'node:path';
 import {
+  type EventLog,
   mapReadStore,
   mapWriteStore,
   projector,
   queryBus,
+  type ReadStore,
   timeOrderedId,
 } from '../src/core/index.js';
 import { bulkSeed } from '../src/shop/bulk-seed.js';
 import { catalogProjection } from '../src/shop/catalog/projection.js';
 import { shopQueryHandlers } from '../src/shop/query-handlers.js';
+import type { ProjectionDb } from '../src/shop/read-db.js';
 import { shopMigrations } from '../src/shop/schema.js';
 import {
   migrate,
@@ -21,7 +24,7 @@ import {
 } from '../src/stores/sqlite/index.js';
 
 /** Products and reviews giving about `events` events (4 per product with 3 warehouses). */
-function plan(events: number) {
+export function plan(events: number) {
   const products = Math.round(events / 10);
   return { categories: 50, products, reviews: Math.max(0, events - 50 - 1000 - products * 4) };
 }
@@ -45,24 +48,45 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
 
+/** What the rebuild measurement needs of a stack: the log, the read store, a query handle. */
+export interface RebuildStack {
+  readonly log: EventLog;
+  readonly store: ReadStore<ProjectionDb>;
+  /** A read-only handle on the read DB for the queries. */
+  readonly reader: ProjectionDb;
+  close(): Promise<void>;
+}
+
+/** The embedded stack: the write DB's log and a fresh SQLite read DB. */
+export function sqliteRebuildStack(writePath: string, dir: string): RebuildStack {
+  const log = new SqliteEventStore({ path: writePath });
+  const read = new SqliteReadStore({ path: join(dir, 'shop-read.db') });
+  const readOnly = read.readOnly();
+  return {
+    log,
+    store: mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })),
+    reader: { sql: sqliteSql(readOnly), fullText: sqliteFullText },
+    async close() {
+      readOnly.close();
+      await read.close();
+      await log.close();
+    },
+  };
+}
+
 /**
  * Builds the live catalog, then measures: catalog-page latency with the projector idle (before),
  * a blue/green rebuild of the catalog (events/s over the whole log) and the same latency while it
  * runs and switches (during). Queries run in the projector's process, as `serve` runs them.
  */
 export async function catalogRebuild(
-  writePath: string,
-  dir: string,
+  stack: RebuildStack,
   total: number,
+  batchSize = 2000,
 ): Promise<Record<string, number>> {
-  const log = new SqliteEventStore({ path: writePath });
-  const read = new SqliteReadStore({ path: join(dir, 'shop-read.db') });
-  const store = mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText }));
-  const p = projector({ log, store, projections: [catalogProjection], batchSize: 2000 });
-  const reader = read.readOnly();
-  const queries = queryBus(shopQueryHandlers('read-model'), {
-    db: { sql: sqliteSql(reader), fullText: sqliteFullText },
-  });
+  const { log, store } = stack;
+  const p = projector({ log, store, projections: [catalogProjection], batchSize });
+  const queries = queryBus(shopQueryHandlers('read-model'), { db: stack.reader });
   const pages = Math.max(1, Math.floor(plan(total).products / 24));
   let n = 0;
   const once = async () => {
@@ -79,31 +103,52 @@ export async function catalogRebuild(
       before.push(await once());
       await turn();
     }
-    const during: number[] = [];
+    // Each query's start and duration; the switch's start and end, told by the projector.
+    const during: [number, number][] = [];
+    let switchedAt: [number, number] | undefined;
+    let switchStart: number | undefined;
+    const unsubscribe = p.onProgress(() => {
+      const t = performance.now();
+      void p.status().then((s) => {
+        const phase = s[0]?.rebuild?.phase;
+        if (phase === 'switching' && switchStart === undefined) switchStart = t;
+        if (phase === 'done' && switchStart !== undefined && !switchedAt)
+          switchedAt = [switchStart, t];
+      });
+    });
     let done = false;
     const started = performance.now();
     const rebuilt = p.rebuild('catalog').finally(() => {
       done = true;
     });
     while (!done) {
-      during.push(await once());
+      const t = performance.now();
+      during.push([t, await once()]);
       await turn();
     }
     await rebuilt;
+    unsubscribe();
     const seconds = (performance.now() - started) / 1000;
+    const p99 = (xs: number[]) => Math.round(percentile(xs, 99) * 100) / 100;
+    const durations = during.map(([, ms]) => ms);
+    // Across the switch: the queries that started from 1 s before it to 1 s after it.
+    const window = switchedAt ?? [started, performance.now()];
+    const across = during
+      .filter(([t]) => t >= window[0] - 1000 && t <= window[1] + 1000)
+      .map(([, ms]) => ms);
     return {
       catalog_rebuild_events: total,
       catalog_rebuild_events_per_s: Math.round(total / seconds),
-      query_p99_before_ms: Math.round(percentile(before, 99) * 100) / 100,
-      query_p99_during_rebuild_ms: Math.round(percentile(during, 99) * 100) / 100,
-      query_p99_increase_ms:
-        Math.round((percentile(during, 99) - percentile(before, 99)) * 100) / 100,
+      query_p99_before_ms: p99(before),
+      query_p99_during_rebuild_ms: p99(durations),
+      query_p99_increase_ms: Math.round((p99(durations) - p99(before)) * 100) / 100,
+      query_p99_across_switch_ms: p99(across),
+      query_p99_switch_increase_ms: Math.round((p99(across) - p99(before)) * 100) / 100,
+      queries_across_switch: across.length,
       queries_during_rebuild: during.length,
     };
   } finally {
     await p.stop();
-    reader.close();
-    await read.close();
-    await log.close();
+    await stack.close();
   }
 }

@@ -176,7 +176,11 @@ async function openPostgresReadSide(config: Config): Promise<ReadSide> {
   const store = await PostgresReadStore.open({ connectionString: config.readDb });
   const fullText = postgresFullText;
   await warnOnCollation(pgSql(store.readOnly()), 'TWOROOMS_READ_DB');
-  const toDb = (db: pg.PoolClient): ProjectionDb => ({ sql: pgSql(db), fullText });
+  // The projector runs the same statements batch after batch: prepared once per connection.
+  const toDb = (db: pg.PoolClient): ProjectionDb => ({
+    sql: pgSql(db, { prepare: true }),
+    fullText,
+  });
   return {
     store: {
       ...mapReadStore(store, toDb),

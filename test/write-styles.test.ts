@@ -140,6 +140,34 @@ describe.each(['memory', 'sqlite'] as const)('write styles on the same bus (%s)'
     await store.close();
   });
 
+  it('an event-sourced handler with nothing else to do in the transaction appends with the command metadata, and a throwing result appends nothing', async () => {
+    const store = await stores[kind]();
+    let fail = false;
+    const bus = commandBus({
+      OpenTab: eventSourcedHandler(store, {
+        decider: tabDecider,
+        streamId: (c) => `tab-${c.data.tabId}`,
+        result: () => {
+          if (fail) throw new Error('result failed');
+          return { opened: true };
+        },
+      }),
+    });
+    const r = await bus.dispatch({ type: 'OpenTab', data: { tabId: 'm' } }, { actor: 'u7' });
+    const { events } = await store.log.readStream('tab-m');
+    expect(r).toEqual({ opened: true, position: events[0]?.position });
+    expect(events[0]?.metadata).toMatchObject({ actor: 'u7' });
+    expect(events[0]?.metadata.causationId).toBeTypeOf('string');
+    expect(events[0]?.metadata.correlationId).toBeTypeOf('string');
+
+    fail = true;
+    await expect(bus.dispatch({ type: 'OpenTab', data: { tabId: 'n' } })).rejects.toThrow(
+      'result failed',
+    );
+    expect((await store.log.readStream('tab-n')).streamExists).toBe(false);
+    await store.close();
+  });
+
   it('gives up after its attempts when the race keeps being lost', async () => {
     const store = await stores[kind]();
     const order = eventSourcedHandler(store, {

@@ -72,6 +72,17 @@ export function peerAppends(url: string, n: number, inFlight: number): Promise<n
   });
 }
 
+/** Appends of 100 events per call, one new stream each: events per second. */
+export function peerBatch(url: string, batches: number): Promise<number> {
+  const events = Array.from({ length: 100 }, (_, i) => itemAdded(i));
+  return withStore(url, async (store) => {
+    const eventsPerS = await rate(batches, 1, (b) =>
+      store.appendToStream(`b-${b}`, events, { expectedStreamVersion: 0n }),
+    );
+    return eventsPerS * 100;
+  });
+}
+
 /** Load -> decide -> append through Emmett's DeciderCommandHandler, as bench/command-pg.ts does. */
 export function peerCommands(url: string, n: number, inFlight: number): Promise<number> {
   return withStore(url, (store) =>

@@ -3,18 +3,12 @@
 // process owning the projector must do).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config.js';
-import { coreError, mapReadStore, type Projection, type ReadStore } from '../core/index.js';
-import { openWriteStore } from '../main.js';
+import { type Config, isPostgresUrl } from '../config.js';
+import { coreError, type EventLog, type Projection, type ReadStore } from '../core/index.js';
+import { openReadSide, openWriteSide } from '../main-stores.js';
 import type { ShopEvent } from '../shop/events.js';
 import { shopProjections } from '../shop/query-handlers.js';
 import type { ProjectionDb } from '../shop/read-db.js';
-import {
-  type SqliteEventStore,
-  SqliteReadStore,
-  sqliteFullText,
-  sqliteSql,
-} from '../stores/sqlite/index.js';
 
 /** The shop's projection of that name, or a clear error listing the ones there are. */
 export function projectionNamed(name: string): Projection<ShopEvent, ProjectionDb> {
@@ -29,28 +23,30 @@ export function projectionNamed(name: string): Projection<ShopEvent, ProjectionD
 }
 
 export interface ShopStores {
-  readonly write: SqliteEventStore;
-  readonly read: SqliteReadStore;
+  readonly write: { readonly log: EventLog };
   readonly store: ReadStore<ProjectionDb>;
   close(): Promise<void>;
 }
 
-/** Opens the write DB (for its log) and the read DB as the projector sees them. */
+/** Opens the write DB (for its log) and the read DB as the projector sees them, on either store. */
 export async function openShopStores(config: Config): Promise<ShopStores> {
-  if (!existsSync(config.writeDb))
+  if (!isPostgresUrl(config.writeDb) && !existsSync(config.writeDb))
     throw coreError('NOT_FOUND', `no store at ${config.writeDb}: run \`tworooms serve\` first`);
-  const write = await openWriteStore(config);
-  const read = new SqliteReadStore({ path: config.readDb });
-  const store = mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText }));
-  return {
-    write,
-    read,
-    store,
-    async close() {
-      await write.close();
-      await read.close();
-    },
-  };
+  const write = await openWriteSide(config);
+  try {
+    const read = await openReadSide(config);
+    return {
+      write,
+      store: read.store,
+      async close() {
+        await write.close();
+        await read.close();
+      },
+    };
+  } catch (error) {
+    await write.close();
+    throw error;
+  }
 }
 
 export interface AdminApi {

@@ -16,6 +16,9 @@ export interface Cache {
   ticket(): Promise<number>;
   set<T>(key: string, hit: CacheHit<T>, tags: readonly string[], ticket: number): Promise<boolean>;
   invalidate(tags: readonly string[]): Promise<void>;
-  /** Drops everything (e.g. after a rebuild). */
+  /**
+   * Drops everything and refuses every ticket taken before it, so no fill that began before the
+   * clear survives it (e.g. after a blue/green switch). Never rejects.
+   */
   clear(): Promise<void>;
 }

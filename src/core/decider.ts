@@ -1,6 +1,6 @@
 import type { CommandContext, CommandHandler, CommandResult } from './command-bus.js';
 import { isConcurrencyConflict } from './errors.js';
-import { resultOf } from './idempotency.js';
+import { commandResult, resultOf } from './idempotency.js';
 import type { Command, Event, RecordedEvent } from './messages.js';
 import { metadataFrom } from './state-stored.js';
 import type { WriteStore, WriteTx } from './write-store.js';
@@ -75,13 +75,22 @@ export function eventSourcedHandler<
       // The decider sees the command with the bus's metadata (its clock reading, ids, actor).
       const events = asArray(decider.decide({ ...command, metadata: context.metadata }, state));
       const next = events.reduce(decider.evolve, state);
+      const expectedVersion = streamVersion === 0n ? 'no_stream' : streamVersion;
       try {
+        if (events.length > 0 && !options.inTransaction && !context.idempotency) {
+          // Nothing to do in the transaction but record the events: a plain append (one
+          // autocommit statement on the SQL stores, and it joins a group commit alike).
+          const value = (options.result?.(next, events, command) ?? {}) as V;
+          const appended = await store.log.append(streamId, events, {
+            expectedVersion,
+            metadata: metadataFrom(context),
+          });
+          return commandResult(value, appended.lastPosition);
+        }
         const outcome = await store.transact<V>(
           async (tx) => {
             if (events.length > 0) {
-              await tx.record(streamId, events, {
-                expectedVersion: streamVersion === 0n ? 'no_stream' : streamVersion,
-              });
+              await tx.record(streamId, events, { expectedVersion });
             }
             await options.inTransaction?.(tx, { command, context, state, events, next });
             return (options.result?.(next, events, command) ?? {}) as V;

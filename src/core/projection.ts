@@ -87,12 +87,24 @@ export interface ReadTables {
    */
   checkpoint(name: string): Promise<Checkpoint | undefined>;
   deleteCheckpoint(name: string): Promise<void>;
+  /**
+   * Before a switch renames them: takes these tables for the rest of the transaction without
+   * failing the queries reading them (PostgreSQL waits briefly, gives way and tries again;
+   * a store whose transactions already exclude readers' schema changes has no need of it).
+   */
+  lock?(names: readonly string[]): Promise<void>;
 }
 
 /** One transaction on the read DB: the projection's changes and its checkpoint commit together. */
 export interface ReadTx<H> {
   readonly db: H;
-  saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /**
+   * Saves a checkpoint with this transaction's rows. Given `from`, a compare-and-set: the stored
+   * position must still be `from` (no row counts as 0), else it throws `CheckpointConflict` and
+   * the transaction rolls back, so a batch from a projector that lost its lease, racing the
+   * new owner, can never apply twice.
+   */
+  saveCheckpoint(checkpoint: Checkpoint, from?: bigint): Promise<void>;
   /** Present when the store supports blue/green rebuilds and verify. */
   readonly tables?: ReadTables;
 }
@@ -100,6 +112,20 @@ export interface ReadTx<H> {
 export interface ReadTransactOptions {
   /** Gives `tx.db` these table names: its SQL is rewritten by `renameTables(names)`. */
   readonly names?: TableNames;
+}
+
+/** A checkpoint moved since the batch began: another projector runs the projection too. */
+export class CheckpointConflict extends Error {
+  override readonly name = 'CheckpointConflict';
+  constructor(
+    readonly projection: string,
+    readonly expected: bigint,
+    readonly found: bigint | undefined,
+  ) {
+    super(
+      `Checkpoint ${projection} is at ${found ?? 'nothing'}, not ${expected}: another projector moved it.`,
+    );
+  }
 }
 
 /** The read side's port: a separate database holding read models and their checkpoints. */
@@ -125,7 +151,7 @@ export function mapReadStore<H, H2>(store: ReadStore<H>, map: (db: H) => H2): Re
         (tx) =>
           fn({
             db: map(tx.db),
-            saveCheckpoint: tx.saveCheckpoint,
+            saveCheckpoint: (c, from) => tx.saveCheckpoint(c, from),
             ...(tx.tables ? { tables: tx.tables } : {}),
           }),
         options,
@@ -142,4 +168,39 @@ export function decodeFailure(text: string | null): ProjectionFailure | undefine
   if (!text) return undefined;
   const f = JSON.parse(text);
   return { ...f, position: BigInt(f.position), at: new Date(f.at) };
+}
+
+/**
+ * A checkpoint's generation and skips as SQL read stores keep them: JSON text (positions as
+ * decimal strings), or null when there is neither.
+ */
+export const encodeCheckpointMeta = (c: Checkpoint): string | null =>
+  c.generation || c.skipped?.length
+    ? JSON.stringify({
+        generation: c.generation ?? 0,
+        skipped: (c.skipped ?? []).map((k) => ({ ...k, position: k.position.toString() })),
+      })
+    : null;
+
+/** The stored meta back, as the checkpoint fields it holds (none for an empty column). */
+export function decodeCheckpointMeta(
+  text: string | null,
+): Pick<Checkpoint, 'generation' | 'skipped'> {
+  if (!text) return {};
+  const meta = JSON.parse(text) as {
+    generation?: number;
+    skipped?: (Omit<SkippedEvent, 'position' | 'at'> & { position: string; at: string })[];
+  };
+  return {
+    ...(meta.generation ? { generation: meta.generation } : {}),
+    ...(meta.skipped?.length
+      ? {
+          skipped: meta.skipped.map((k) => ({
+            ...k,
+            position: BigInt(k.position),
+            at: new Date(k.at),
+          })),
+        }
+      : {}),
+  };
 }

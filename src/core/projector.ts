@@ -3,12 +3,13 @@ import { waitFor } from './consistency.js';
 import { coreError } from './errors.js';
 import type { EventLog } from './event-log.js';
 import type { Event, RecordedEvent } from './messages.js';
-import type {
-  Checkpoint,
-  Projection,
-  ProjectionFailure,
-  ReadStore,
-  SkippedEvent,
+import {
+  type Checkpoint,
+  CheckpointConflict,
+  type Projection,
+  type ProjectionFailure,
+  type ReadStore,
+  type SkippedEvent,
 } from './projection.js';
 import type { ProjectionActivity, ProjectionState, ProjectionStatus } from './projection-status.js';
 import { rebuildCheckpointName } from './projection-status.js';
@@ -199,6 +200,7 @@ export class Projector<H> implements ProgressSource {
       if (!projection.reset) {
         throw new Error(`Projection ${projection.name} changed version but has no reset()`);
       }
+      runner.position = checkpoint.position; // where the reset's checkpoint moves from
       await this.reset(runner);
       return;
     }
@@ -266,7 +268,10 @@ export class Projector<H> implements ProgressSource {
         await store.transact(
           async (tx) => {
             if (read.events.length > 0) await projection.apply(read.events, tx.db);
-            await tx.saveCheckpoint(this.checkpointOf(runner, read.coveredTo, 'running'));
+            await tx.saveCheckpoint(
+              this.checkpointOf(runner, read.coveredTo, 'running'),
+              runner.position,
+            );
           },
           names ? { names } : {},
         );
@@ -278,6 +283,12 @@ export class Projector<H> implements ProgressSource {
         runner.state = read.events.length < limit ? 'live' : 'catching_up';
         this.emit();
       } catch (error) {
+        if (error instanceof CheckpointConflict) {
+          // Another projector moved the checkpoint (this one lost its lease, or two run by
+          // mistake): the batch rolled back; go on from where the store says.
+          await this.reload(runner);
+          continue;
+        }
         const last = read.events.at(-1);
         if (read.events.length > 1 && last) {
           runner.carefulUntil = last.position; // the events before the failing one still commit
@@ -313,9 +324,27 @@ export class Projector<H> implements ProgressSource {
     };
     runner.state = 'failed';
     const failure = runner.failure;
-    await this.options.store.transact((tx) =>
-      tx.saveCheckpoint({ ...this.checkpointOf(runner, runner.position, 'failed'), failure }),
-    );
+    try {
+      await this.options.store.transact((tx) =>
+        tx.saveCheckpoint(
+          { ...this.checkpointOf(runner, runner.position, 'failed'), failure },
+          runner.position,
+        ),
+      );
+    } catch (error) {
+      if (!(error instanceof CheckpointConflict)) throw error;
+      await this.reload(runner);
+    }
+    this.emit();
+  }
+
+  /** Takes the stored checkpoint as the truth, after another projector moved it. */
+  private async reload(runner: Runner<H>): Promise<void> {
+    const checkpoint = (await this.options.store.loadCheckpoints()).get(runner.projection.name);
+    runner.attempts = 0;
+    runner.carefulUntil = 0n;
+    runner.failure = undefined;
+    await this.restore(runner, checkpoint);
     this.emit();
   }
 
@@ -392,7 +421,7 @@ export class Projector<H> implements ProgressSource {
     const builder = (async () => {
       try {
         await copy.create(['g', 'old']);
-        await copy.catchUp(undefined, () => this.stopped);
+        await this.chase(copy);
         if (this.stopped) return; // stop() abandons it
         runner.switchRequested = true;
         runner.woken = true;
@@ -404,6 +433,21 @@ export class Projector<H> implements ProgressSource {
     this.builders.add(builder);
     void builder.finally(() => this.builders.delete(builder));
     return job.done;
+  }
+
+  /**
+   * Catches the copy up with the log's head, again and again while appends keep coming, until
+   * the gap is at most a batch (or after a few rounds): the switch applies the rest. Chasing a
+   * moving head to an empty read might never end under a steady stream of commands.
+   */
+  private async chase(copy: TableCopy<H>): Promise<void> {
+    const stopped = () => this.stopped;
+    const close = BigInt(copy.options.batchSize);
+    for (let round = 0; round < 10 && !stopped(); round++) {
+      const head = await this.options.log.headPosition();
+      await copy.catchUp(head, stopped);
+      if ((await this.options.log.headPosition()) - copy.position <= close) return;
+    }
   }
 
   /** The switch, run by the projection's own loop (no live batch in flight): one transaction. */
@@ -426,16 +470,21 @@ export class Projector<H> implements ProgressSource {
           const existing = new Set(await ops.list());
           // A declared table this store's setup does not create (e.g. FTS bookkeeping) is skipped.
           const built = names.tables.filter((t) => existing.has(t + names.tableSuffix));
+          // Queries reading the live tables wait (briefly) from here to the commit, never fail.
+          await ops.lock?.(built.filter((t) => existing.has(t)));
           for (const t of built) if (existing.has(t)) await ops.rename(t, t + retired);
           for (const t of built) await ops.rename(t + names.tableSuffix, t);
-          await tx.saveCheckpoint({
-            name: projection.name,
-            version: projection.version,
-            position: at,
-            status: 'running',
-            generation,
-            ...(runner.skipped.length ? { skipped: runner.skipped } : {}),
-          });
+          await tx.saveCheckpoint(
+            {
+              name: projection.name,
+              version: projection.version,
+              position: at,
+              status: 'running',
+              generation,
+              ...(runner.skipped.length ? { skipped: runner.skipped } : {}),
+            },
+            runner.position,
+          );
           await ops.deleteCheckpoint(rebuildCheckpointName(projection.name));
           return at;
         },
@@ -485,7 +534,7 @@ export class Projector<H> implements ProgressSource {
     await this.options.store.transact(
       async (tx) => {
         await projection.reset?.(tx.db);
-        await tx.saveCheckpoint(this.checkpointOf(runner, 0n, 'running'));
+        await tx.saveCheckpoint(this.checkpointOf(runner, 0n, 'running'), runner.position);
       },
       names ? { names } : {},
     );

@@ -119,21 +119,26 @@ export class TableCopy<H> {
     if (events.length === 0 && coveredTo <= this.position) return false;
     const applied = skipped.size ? events.filter((e) => !skipped.has(e.position)) : events;
     if (applied.length > 0) await projection.apply(applied as RecordedEvent<Event>[], tx.db);
+    const from = this.position;
     this.position = coveredTo;
     this.events += applied.length;
-    await this.save(tx);
+    await this.save(tx, from);
     return true;
   }
 
-  private async save(tx: ReadTx<H>): Promise<void> {
+  /** Saves the copy's checkpoint; after `from` only if nobody else moved it (see ReadTx). */
+  private async save(tx: ReadTx<H>, from?: bigint): Promise<void> {
     const { checkpointName, projection, generation } = this.options;
     if (!checkpointName) return;
-    await tx.saveCheckpoint({
-      name: checkpointName,
-      version: projection.version,
-      position: this.position,
-      status: 'running',
-      generation,
-    });
+    await tx.saveCheckpoint(
+      {
+        name: checkpointName,
+        version: projection.version,
+        position: this.position,
+        status: 'running',
+        generation,
+      },
+      from,
+    );
   }
 }

@@ -110,6 +110,26 @@ export function cacheConformance(
       expect((await cache.get('c'))?.value).toBe(3);
     });
 
+    it('no fill that began before a clear survives it, however the calls interleave', async () => {
+      // Fills read "the old read model" (ticket first, as the query bus does), a switch commits,
+      // clear runs; the fills land before, during and after it. None of them may be served.
+      let clearing: Promise<void> | undefined;
+      const fills = Array.from({ length: 20 }, async (_, i) => {
+        await new Promise((resolve) => setTimeout(resolve, i % 3));
+        const before = clearing === undefined; // its ticket is asked for before the clear
+        const ticket = await cache.ticket();
+        await new Promise((resolve) => setTimeout(resolve, i % 4));
+        await cache.set(`f${i}`, { value: before ? 'old' : 'new', position: 1n }, [], ticket);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      clearing = cache.clear();
+      await Promise.all([...fills, clearing]);
+      for (let i = 0; i < 20; i++) expect((await cache.get(`f${i}`))?.value).not.toBe('old');
+      const ticket = await cache.ticket();
+      expect(await cache.set('after', { value: 'new', position: 2n }, [], ticket)).toBe(true);
+      expect((await cache.get('after'))?.value).toBe('new');
+    });
+
     it('expires entries after the TTL', async () => {
       const short = await create({ ttlMs: 150 });
       extra.push(short);

@@ -3,20 +3,19 @@
 // and retry resume a failed projection, and a skip stays on record.
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/core/index.js';
 import { catalogProjection } from '../../src/shop/catalog/projection.js';
 import type { ShopEvent } from '../../src/shop/events.js';
 import { shopProjections } from '../../src/shop/query-handlers.js';
-import { ADMIN, type ShopFiles, seedCatalog, shopFiles, until } from './shop.js';
+import { onReadDb, type ShopFiles, STACKS, seedCatalog, shopFiles, until } from './shop.js';
 
 // Each command is a child process that loads TypeScript through tsx: seconds each on a busy machine.
 const SLOW = { timeout: 180_000 };
 const root = resolve(import.meta.dirname, '../..');
 let files: ShopFiles | undefined;
-afterEach(() => {
-  files?.remove();
+afterEach(async () => {
+  await files?.remove();
   files = undefined;
 });
 
@@ -33,8 +32,7 @@ function tworooms(
         cwd: root,
         env: {
           ...process.env,
-          TWOROOMS_DATA_DIR: f.dir,
-          TWOROOMS_ADMIN_TOKEN: ADMIN,
+          ...f.env,
           PORT: '1', // nothing listens on port 1: commands run in-process unless given --url
         },
         timeout: 60_000,
@@ -46,29 +44,33 @@ function tworooms(
 }
 
 describe('tworooms verify', SLOW, () => {
-  it('catches a single corrupted row, and exits 0 on a clean read model', async () => {
-    files = shopFiles();
-    const shop = await files.open();
-    const { productIds } = await seedCatalog(shop, 10);
-    await shop.shop.projector?.catchUp();
-    const clean = await tworooms(files, 'verify', 'catalog');
-    expect(clean).toMatchObject({ code: 0 });
-    expect(clean.stdout).toContain('0 differing rows');
+  it.each(STACKS)(
+    'catches a single corrupted row, and exits 0 on a clean read model (%s)',
+    async (stack) => {
+      files = await shopFiles(stack);
+      const shop = await files.open();
+      const { productIds } = await seedCatalog(shop, 10);
+      await shop.shop.projector?.catchUp();
+      const clean = await tworooms(files, 'verify', 'catalog');
+      expect(clean).toMatchObject({ code: 0 });
+      expect(clean.stdout).toContain('0 differing rows');
 
-    const db = new Database(files.config.readDb);
-    db.prepare('UPDATE rm_catalog_products SET price_cents = 1 WHERE id = ?').run(productIds[3]);
-    db.close();
-    const dirty = await tworooms(files, 'verify', 'catalog');
-    expect(dirty.code).toBe(1);
-    expect(dirty.stdout).toContain('1 differing rows');
-    expect(dirty.stdout).toContain(`rm_catalog_products {"id":"${productIds[3]}"}`);
-    expect(dirty.stdout).toMatch(/live: +\{[^\n]*"price_cents":1,/);
-    expect(dirty.stdout).toMatch(/rebuilt: +\{[^\n]*"price_cents":400,/);
-    await shop.close();
-  });
+      await onReadDb(
+        files,
+        `UPDATE rm_catalog_products SET price_cents = 1 WHERE id = '${productIds[3]}'`,
+      );
+      const dirty = await tworooms(files, 'verify', 'catalog');
+      expect(dirty.code).toBe(1);
+      expect(dirty.stdout).toContain('1 differing rows');
+      expect(dirty.stdout).toContain(`rm_catalog_products {"id":"${productIds[3]}"}`);
+      expect(dirty.stdout).toMatch(/live: +\{[^\n]*"price_cents":1,/);
+      expect(dirty.stdout).toMatch(/rebuilt: +\{[^\n]*"price_cents":400,/);
+      await shop.close();
+    },
+  );
 
   it('answers bad input with a one-line error and exit code 2', async () => {
-    files = shopFiles();
+    files = await shopFiles();
     const shop = await files.open();
     await shop.close();
     for (const args of [
@@ -90,7 +92,7 @@ describe('tworooms verify', SLOW, () => {
 
 describe('tworooms rebuild', SLOW, () => {
   it('rebuilds in-process when no server answers, and through a running server otherwise', async () => {
-    files = shopFiles();
+    files = await shopFiles();
     let shop = await files.open();
     await seedCatalog(shop, 5);
     await shop.shop.projector?.catchUp();
@@ -115,7 +117,7 @@ describe('tworooms rebuild', SLOW, () => {
 
 describe('failures: skip and retry', SLOW, () => {
   it('stops on a poison event; skip resumes past it and keeps the record; retry resumes', async () => {
-    files = shopFiles();
+    files = await shopFiles();
     let poison = true;
     const failing = {
       ...catalogProjection,
@@ -182,7 +184,7 @@ describe('failures: skip and retry', SLOW, () => {
   });
 
   it('skip and retry work on the files when no server runs', async () => {
-    files = shopFiles();
+    files = await shopFiles();
     const failing = {
       ...catalogProjection,
       apply(

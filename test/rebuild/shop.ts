@@ -1,24 +1,41 @@
-// A real embedded shop (SQLite files in a temp dir) driven through app.inject, for the rebuild
-// suites: it can be closed and opened again on the same files with other projections.
+// A real shop driven through app.inject, for the rebuild suites: embedded (SQLite files in a
+// temp dir) or on two fresh PostgreSQL databases; it can be closed and opened again on the same
+// stores with other projections.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { Projection } from '../../src/core/index.js';
 import { createShop, type Shop } from '../../src/main.js';
 import type { ShopEvent } from '../../src/shop/events.js';
 import type { ProjectionDb } from '../../src/shop/read-db.js';
+import {
+  createTestDatabase,
+  postgresReachable,
+  type TestDatabase,
+} from '../../src/stores/postgres/test-db.js';
+
+export type Stack = 'sqlite' | 'postgres';
+/** Every stack this machine can run (PostgreSQL when reachable; under CI it must be). */
+export const STACKS: readonly Stack[] = (await postgresReachable())
+  ? ['sqlite', 'postgres']
+  : ['sqlite'];
 
 export const ADMIN = 'admin-rebuild-test';
 
 export interface ShopFiles {
   readonly dir: string;
+  readonly stack: Stack;
   readonly config: Config;
+  /** The settings that point a `tworooms` child process at these stores. */
+  readonly env: Record<string, string>;
   open(options?: {
     projections?: readonly Projection<ShopEvent, ProjectionDb>[];
     batchSize?: number;
   }): Promise<TestShop>;
-  remove(): void;
+  remove(): Promise<void>;
 }
 
 export interface TestShop {
@@ -28,17 +45,27 @@ export interface TestShop {
   close(): Promise<void>;
 }
 
-/** A data directory for one test; `open` starts a shop on it. */
-export function shopFiles(): ShopFiles {
+/** A data directory (and on PostgreSQL two databases) for one test; `open` starts a shop on it. */
+export async function shopFiles(stack: Stack = 'sqlite'): Promise<ShopFiles> {
   const dir = mkdtempSync(join(tmpdir(), 'tworooms-rebuild-'));
-  const config = loadConfig({
+  const dbs: TestDatabase[] =
+    stack === 'postgres'
+      ? await Promise.all([
+          createTestDatabase('tworooms_rebuild_write'),
+          createTestDatabase('tworooms_rebuild_read'),
+        ])
+      : [];
+  const env: Record<string, string> = {
     TWOROOMS_DATA_DIR: dir,
     TWOROOMS_ADMIN_TOKEN: ADMIN,
-    TWOROOMS_CACHE_TTL_MS: '60000',
-  });
+    ...(dbs[0] && dbs[1] ? { TWOROOMS_WRITE_DB: dbs[0].url, TWOROOMS_READ_DB: dbs[1].url } : {}),
+  };
+  const config = loadConfig({ ...env, TWOROOMS_CACHE_TTL_MS: '60000' });
   return {
     dir,
+    stack,
     config,
+    env,
     async open(options = {}) {
       const shop = await createShop(config, { logger: false, ...options });
       return {
@@ -55,7 +82,10 @@ export function shopFiles(): ShopFiles {
         close: () => shop.close(),
       };
     },
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    async remove() {
+      await Promise.all(dbs.map((db) => db.drop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -87,5 +117,22 @@ export async function until(check: () => Promise<boolean> | boolean, ms = 20_000
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Runs SQL on the read DB directly, as an operator (or a crash) would. */
+export async function onReadDb(f: ShopFiles, sql: string): Promise<void> {
+  if (f.stack === 'sqlite') {
+    const db = new Database(f.config.readDb);
+    db.exec(sql);
+    db.close();
+    return;
+  }
+  const client = new pg.Client({ connectionString: f.config.readDb });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
   }
 }

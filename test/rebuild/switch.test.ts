@@ -1,22 +1,42 @@
-// Blue/green switch on the embedded stack: a rebuilt copy replaces the live one in one
-// transaction, indexes keep their generation's names, FTS5 tables move with their shadows,
-// nothing of the old copy is left, and a restart adds no index.
+// Blue/green switch on both stacks: a rebuilt copy replaces the live one in one transaction,
+// indexes keep their generation's names, full-text tables move (SQLite's FTS5 with its
+// shadows), nothing of the old copy is left, and a restart adds no index.
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/core/index.js';
 import { catalogProjection } from '../../src/shop/catalog/projection.js';
 import type { ShopEvent } from '../../src/shop/events.js';
 import { shopProjections } from '../../src/shop/query-handlers.js';
-import { type ShopFiles, seedCatalog, shopFiles, until } from './shop.js';
+import { onReadDb, type ShopFiles, STACKS, seedCatalog, shopFiles, until } from './shop.js';
 
 let files: ShopFiles | undefined;
-afterEach(() => {
-  files?.remove();
+afterEach(async () => {
+  await files?.remove();
   files = undefined;
 });
 
-function schema(path: string): { tables: string[]; indexes: string[] } {
-  const db = new Database(path, { readonly: true });
+/** The read DB's tables and indexes (not those a primary key makes: they follow their table). */
+async function schema(f: ShopFiles): Promise<{ tables: string[]; indexes: string[] }> {
+  if (f.stack === 'postgres') {
+    const client = new pg.Client({ connectionString: f.config.readDb });
+    await client.connect();
+    try {
+      const names = async (sql: string) =>
+        (await client.query<{ name: string }>(sql)).rows.map((r) => r.name).sort();
+      return {
+        tables: await names(
+          'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()',
+        ),
+        indexes: await names(
+          "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey'",
+        ),
+      };
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(f.config.readDb, { readonly: true });
   try {
     const names = (type: string) =>
       db
@@ -29,16 +49,16 @@ function schema(path: string): { tables: string[]; indexes: string[] } {
   }
 }
 
-describe('blue/green rebuild on SQLite', () => {
+describe.each(STACKS)('blue/green rebuild (%s)', (stack) => {
   it('switches catalog and search copies atomically and cleans up', async () => {
-    files = shopFiles();
+    files = await shopFiles(stack);
     const shop = await files.open();
     const { productIds } = await seedCatalog(shop, 30);
     await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 999 });
     await shop.shop.projector?.catchUp();
     const before = await shop.call('GET', '/api/catalog?page=2');
     const searchBefore = await shop.call('GET', '/api/search?q=green');
-    const schemaBefore = schema(files.config.readDb);
+    const schemaBefore = await schema(files);
 
     await shop.shop.projector?.rebuild('catalog');
     await shop.shop.projector?.rebuild('search');
@@ -49,7 +69,7 @@ describe('blue/green rebuild on SQLite', () => {
 
     expect((await shop.call('GET', '/api/catalog?page=2')).body).toEqual(before.body);
     expect((await shop.call('GET', '/api/search?q=green')).body).toEqual(searchBefore.body);
-    const after = schema(files.config.readDb);
+    const after = await schema(files);
     expect(after.tables).toEqual(schemaBefore.tables); // same tables, no copy left behind
     expect(after.indexes.filter((i) => i.startsWith('rm_catalog_'))).toEqual(
       schemaBefore.indexes.filter((i) => i.startsWith('rm_catalog_')).map((i) => `${i}__g1`),
@@ -64,9 +84,9 @@ describe('blue/green rebuild on SQLite', () => {
 
     // A restart sets up generation 1's names: no second set of indexes.
     const again = await files.open();
-    expect(schema(files.config.readDb).indexes).toEqual(after.indexes);
+    expect((await schema(files)).indexes).toEqual(after.indexes);
     await again.shop.projector?.rebuild('catalog');
-    const third = schema(files.config.readDb);
+    const third = await schema(files);
     expect(third.tables).toEqual(after.tables);
     expect(third.indexes.filter((i) => i.startsWith('rm_catalog_'))).toEqual(
       after.indexes
@@ -78,7 +98,7 @@ describe('blue/green rebuild on SQLite', () => {
   });
 
   it('answers 404 for an unknown projection and 202 with progress for a known one', async () => {
-    files = shopFiles();
+    files = await shopFiles(stack);
     const shop = await files.open();
     await seedCatalog(shop, 3);
     const missing = await shop.call('POST', '/api/admin/projections/nope/rebuild');
@@ -91,7 +111,14 @@ describe('blue/green rebuild on SQLite', () => {
       return s.body.find((p: { name: string }) => p.name === 'orders')?.rebuild?.phase === 'done';
     });
     await shop.shop.projector?.catchUp();
-    const metrics = await shop.shop.app.inject({ method: 'GET', url: '/metrics' });
+    // After a switch the loop reads the log once more before it calls itself live.
+    const scrape = () => shop.shop.app.inject({ method: 'GET', url: '/metrics' });
+    await until(async () =>
+      (await scrape()).body.includes(
+        'tworooms_projection_state{projection="orders",state="live"} 1',
+      ),
+    );
+    const metrics = await scrape();
     for (const line of [
       'tworooms_projection_rebuild_progress_ratio{projection="orders"} 1',
       'tworooms_projection_state{projection="orders",state="live"} 1',
@@ -107,7 +134,7 @@ describe('blue/green rebuild on SQLite', () => {
   });
 
   it('drops a copy that fails while the live copy serves on, and one a crash left behind', async () => {
-    files = shopFiles();
+    files = await shopFiles(stack);
     let broken = false;
     const catalog = {
       ...catalogProjection,
@@ -124,7 +151,7 @@ describe('blue/green rebuild on SQLite', () => {
     await seedCatalog(shop, 5);
     await shop.shop.projector?.catchUp();
     const before = await shop.call('GET', '/api/catalog');
-    const tables = schema(files.config.readDb).tables;
+    const tables = (await schema(files)).tables;
     broken = true;
     await expect(shop.shop.projector?.rebuild('catalog')).rejects.toThrow('a bug in the new copy');
     const status = (await shop.call('GET', '/api/admin/projections')).body.find(
@@ -135,20 +162,19 @@ describe('blue/green rebuild on SQLite', () => {
       rebuild: { phase: 'failed', error: 'a bug in the new copy' },
     });
     expect(status.generation).toBeUndefined();
-    expect(schema(files.config.readDb).tables).toEqual(tables);
+    expect((await schema(files)).tables).toEqual(tables);
     expect((await shop.call('GET', '/api/catalog')).body).toEqual(before.body);
     broken = false;
     await shop.shop.projector?.rebuild('catalog');
     await shop.close();
 
     // A crash mid-rebuild leaves a copy behind: the next start drops it.
-    const db = new Database(files.config.readDb);
-    db.exec(
+    await onReadDb(
+      files,
       'CREATE TABLE rm_orders__g7 (x INTEGER); CREATE INDEX rm_orders_by_x__g7 ON rm_orders__g7 (x)',
     );
-    db.close();
     shop = await files.open({ projections });
-    expect(schema(files.config.readDb).tables).toEqual(tables);
+    expect((await schema(files)).tables).toEqual(tables);
     expect((await shop.call('GET', '/api/catalog')).body).toEqual(before.body);
     await shop.close();
   });

@@ -1,8 +1,9 @@
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCache } from '../../src/stores/redis/index.js';
 import { cacheConformance } from '../conformance/cache-suite.js';
-import { REDIS_URL, requireService, runId } from './services.js';
+import { eventually, REDIS_URL, requireService, runId } from './services.js';
 
 const available = await requireService(REDIS_URL);
 let admin: Redis;
@@ -100,6 +101,49 @@ describe.skipIf(!available)('RedisCache beyond the port', () => {
       expect(cache.errors).toBeGreaterThanOrEqual(3);
     } finally {
       await cache.close();
+    }
+  });
+
+  it('a clear that cannot reach Redis never rejects, and goes through once Redis is back', async () => {
+    // The projector's process reaches Redis through a TCP relay the test can cut; an API
+    // process (the sibling) keeps its own connection, and the entry it cached must not outlive
+    // the clear a blue/green switch asked for.
+    const { hostname, port } = new URL(REDIS_URL);
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = connect(Number(port), hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayPort = (relay.address() as AddressInfo).port;
+    const prefix = `test:cache:${runId()}`;
+    const worker = new RedisCache({ redis: `redis://127.0.0.1:${relayPort}`, prefix });
+    const api = new RedisCache({ redis: REDIS_URL, prefix });
+    try {
+      await Promise.all([worker.ready(), api.ready()]);
+      await api.set('page', { value: 'old copy', position: 1n }, [], await api.ticket());
+      // Cut: no new connection is accepted, the open ones drop.
+      const closed = new Promise((resolve) => relay.close(resolve));
+      for (const s of sockets) s.destroy();
+      await closed;
+      await eventually(async () => (await worker.ticket()) === -1, 'the cut');
+      await expect(worker.clear()).resolves.toBeUndefined();
+      expect(worker.errors).toBeGreaterThan(0);
+      expect(await worker.get('page')).toBeUndefined(); // this process serves nothing meanwhile
+      // Back on the same port: the background retry clears for every process.
+      await new Promise<void>((resolve) => relay.listen(relayPort, '127.0.0.1', resolve));
+      await eventually(async () => (await api.get('page')) === undefined, 'the retried clear');
+    } finally {
+      await worker.close();
+      await api.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+      await dropPrefix(prefix);
     }
   });
 });

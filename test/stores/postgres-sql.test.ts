@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { numberPlaceholders, openPool, pgSql } from '../../src/stores/postgres/index.js';
+import { renamedClient } from '../../src/stores/postgres/renamed-client.js';
 import {
   createTestDatabase,
   postgresReachable,
@@ -78,6 +79,35 @@ describe.skipIf(!reachable)('pgSql', () => {
       await sql.run('INSERT INTO t (id, n, flag) VALUES (?, ?, ?)', ['tx', 1, 0]);
       await sql.exec('ROLLBACK');
       expect(await sql.get('SELECT id FROM t WHERE id = ?', ['tx'])).toBeUndefined();
+    } finally {
+      client.release();
+    }
+  });
+
+  it("prepares statements once per connection, a renamed copy's apart from the live ones", async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('CREATE TABLE IF NOT EXISTS p (id TEXT PRIMARY KEY, n BIGINT)');
+      await client.query('CREATE TABLE IF NOT EXISTS p__g1 (id TEXT PRIMARY KEY, n BIGINT)');
+      const names = { tables: ['p'], tableSuffix: '__g1', indexSuffix: '__g1' };
+      const live = pgSql(client, { prepare: true });
+      const copy = pgSql(renamedClient(client, names), { prepare: true });
+      const insert = 'INSERT INTO p (id, n) VALUES (?, ?)';
+      for (let i = 0; i < 3; i++) {
+        await live.run(insert, [`live-${i}`, i]);
+        await copy.run(insert, [`copy-${i}`, i]);
+      }
+      const prepared = await client.query<{ name: string; statement: string }>(
+        "SELECT name, statement FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO p%'",
+      );
+      expect(prepared.rows).toHaveLength(2); // one per text, however many runs
+      expect(new Set(prepared.rows.map((r) => r.name)).size).toBe(2);
+      expect(await live.get('SELECT count(*) AS n FROM p')).toEqual({ n: 3 });
+      expect(await live.get('SELECT count(*) AS n FROM p__g1')).toEqual({ n: 3 });
+      // After a switch (p__g1 renamed to p) the live statement finds the new table.
+      await client.query('DROP TABLE p; ALTER TABLE p__g1 RENAME TO p');
+      await live.run(insert, ['after', 9]);
+      expect(await live.get('SELECT count(*) AS n FROM p')).toEqual({ n: 4 });
     } finally {
       client.release();
     }

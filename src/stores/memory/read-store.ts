@@ -1,12 +1,13 @@
 import type { Event } from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
-import type {
-  Checkpoint,
-  Projection,
-  ReadStore,
-  ReadTables,
-  ReadTransactOptions,
-  ReadTx,
+import {
+  type Checkpoint,
+  CheckpointConflict,
+  type Projection,
+  type ReadStore,
+  type ReadTables,
+  type ReadTransactOptions,
+  type ReadTx,
 } from '../../core/projection.js';
 import { isIdentity, renameTables } from '../../core/table-names.js';
 import { MemoryTables } from './tables.js';
@@ -45,7 +46,14 @@ export class MemoryReadStore implements ReadStore<MemoryTables> {
         fn({
           db,
           tables: this.ops,
-          saveCheckpoint: async (c) => this.tables.set('$checkpoints', c.name, c),
+          saveCheckpoint: async (c, from) => {
+            if (from !== undefined) {
+              const stored = this.tables.get<Checkpoint>('$checkpoints', c.name);
+              if ((stored?.position ?? 0n) !== from)
+                throw new CheckpointConflict(c.name, from, stored?.position);
+            }
+            this.tables.set('$checkpoints', c.name, c);
+          },
         }),
       ),
     );

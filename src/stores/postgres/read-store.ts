@@ -3,15 +3,23 @@ import type { Event } from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
 import {
   type Checkpoint,
+  CheckpointConflict,
+  decodeCheckpointMeta,
   decodeFailure,
+  encodeCheckpointMeta,
   encodeFailure,
   type Projection,
   type ReadStore,
+  type ReadTables,
+  type ReadTransactOptions,
   type ReadTx,
 } from '../../core/projection.js';
+import { isIdentity } from '../../core/table-names.js';
 import { migrate } from './migrate.js';
 import { openPool } from './pool.js';
+import { renamedClient } from './renamed-client.js';
 import { takeSetupLock } from './setup-lock.js';
+import { pgSql } from './sql.js';
 
 export interface PostgresReadStoreOptions {
   /** The read DB: read models and their checkpoints, a database apart from the write DB. */
@@ -20,6 +28,11 @@ export interface PostgresReadStoreOptions {
   readonly poolSize?: number;
   /** Connections of the read-only pool that query handlers use (default 10). */
   readonly readPoolSize?: number;
+  /**
+   * How long a blue/green switch waits for the queries holding a live table before it gives way
+   * and tries again (default 50 ms): the queries queued behind it wait at most that long.
+   */
+  readonly switchLockTimeoutMs?: number;
 }
 
 /** The read DB's bookkeeping: one checkpoint row per projection. */
@@ -36,6 +49,11 @@ export const postgresReadStoreMigrations = [
         updated_at BIGINT  NOT NULL
       );`,
   },
+  {
+    // Which generation of the tables serves, and the positions an operator skipped.
+    name: '0002_checkpoint_meta',
+    sql: 'ALTER TABLE tworooms_checkpoints ADD COLUMN meta TEXT',
+  },
 ] as const;
 
 interface CheckpointRow {
@@ -44,6 +62,7 @@ interface CheckpointRow {
   position: string;
   status: 'running' | 'failed';
   failure: string | null;
+  meta: string | null;
 }
 
 function checkpointOf(r: CheckpointRow): Checkpoint {
@@ -54,13 +73,28 @@ function checkpointOf(r: CheckpointRow): Checkpoint {
     position: BigInt(r.position),
     status: r.status,
     ...(failure ? { failure } : {}),
+    ...decodeCheckpointMeta(r.meta),
   };
 }
+
+const COLUMNS = 'name, version, position, status, failure, meta';
+
+/** Identifiers are quoted; a name with a double quote is refused rather than escaped. */
+const quote = (name: string) => {
+  if (name.includes('"')) throw new Error(`Invalid table name: ${name}`);
+  return `"${name}"`;
+};
+
+/** PostgreSQL's lock_not_available: `lock_timeout` ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
+/** How many times a switch gives way to queries before it fails (and the rebuild with it). */
+const SWITCH_LOCK_ATTEMPTS = 200;
 
 /**
  * Read models in their own PostgreSQL database; each batch commits with its checkpoint, in one
  * transaction on a pooled client (`tx.db`). Query handlers read through `readOnly()`, a pool
- * whose sessions refuse writes.
+ * whose sessions refuse writes. Blue/green rebuilds and verify work on it as on SQLite: PostgreSQL's
+ * DDL is transactional, so a switch's renames commit with its checkpoint.
  * @example
  *   const readStore = await PostgresReadStore.open({ connectionString: 'postgres://…/shop_read' });
  *   const answer = await pgSql(readStore.readOnly()).all('SELECT * FROM catalog_items LIMIT 24');
@@ -69,6 +103,7 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
   readonly pool: pg.Pool;
   private readonly reader: pg.Pool;
   private readonly mutex = new Mutex();
+  private readonly switchLockTimeoutMs: number;
 
   private constructor(options: PostgresReadStoreOptions) {
     this.pool = openPool({
@@ -80,6 +115,7 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
       max: options.readPoolSize ?? 10,
       readOnly: true,
     });
+    this.switchLockTimeoutMs = options.switchLockTimeoutMs ?? 50;
   }
 
   /** Connects and creates the checkpoint table if missing. */
@@ -104,36 +140,129 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
 
   async loadCheckpoints(): Promise<ReadonlyMap<string, Checkpoint>> {
     const { rows } = await this.pool.query<CheckpointRow>(
-      'SELECT name, version, position, status, failure FROM tworooms_checkpoints',
+      `SELECT ${COLUMNS} FROM tworooms_checkpoints`,
     );
     return new Map(rows.map((r) => [r.name, checkpointOf(r)]));
   }
 
-  transact<T>(fn: (tx: ReadTx<pg.PoolClient>) => Promise<T> | T): Promise<T> {
+  /** Blue/green table operations on the transaction's client (PostgreSQL DDL is transactional). */
+  private tablesOn(client: pg.PoolClient): ReadTables {
+    return {
+      list: async () => {
+        const { rows } = await client.query<{ name: string }>(
+          'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()',
+        );
+        return rows.map((r) => r.name);
+      },
+      rename: async (from, to) => {
+        await client.query(`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`);
+      },
+      drop: async (name) => {
+        await client.query(`DROP TABLE IF EXISTS ${quote(name)}`);
+      },
+      // Through pgSql: BIGINT columns read as numbers, as from SQLite.
+      rows: (name) => pgSql(client).all<Record<string, unknown>>(`SELECT * FROM ${quote(name)}`),
+      checkpoint: async (name) => {
+        const { rows } = await client.query<CheckpointRow>(
+          `SELECT ${COLUMNS} FROM tworooms_checkpoints WHERE name = $1 FOR UPDATE`,
+          [name],
+        );
+        return rows[0] ? checkpointOf(rows[0]) : undefined;
+      },
+      deleteCheckpoint: async (name) => {
+        await client.query('DELETE FROM tworooms_checkpoints WHERE name = $1', [name]);
+      },
+      lock: (names) => this.lockForSwitch(client, names),
+    };
+  }
+
+  /**
+   * ACCESS EXCLUSIVE on the live tables, for the renames of a switch. A query holding one of
+   * them makes the LOCK wait, and the queries arriving meanwhile queue behind it; so the wait
+   * is bounded by a short `lock_timeout`, after which the switch gives way (back to a savepoint:
+   * the copy's last batch stays) and tries again. A query is never failed, only briefly delayed,
+   * and a switch that would deadlock with a query times out long before `deadlock_timeout`.
+   */
+  private async lockForSwitch(client: pg.PoolClient, names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const statement = `LOCK TABLE ${names.map(quote).join(', ')} IN ACCESS EXCLUSIVE MODE`;
+    await client.query(
+      `SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.switchLockTimeoutMs))}`,
+    );
+    for (let attempt = 1; ; attempt++) {
+      await client.query('SAVEPOINT tworooms_switch');
+      try {
+        await client.query(statement);
+        await client.query('RELEASE SAVEPOINT tworooms_switch');
+        break;
+      } catch (error) {
+        await client.query('ROLLBACK TO SAVEPOINT tworooms_switch');
+        if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+        if (attempt >= SWITCH_LOCK_ATTEMPTS) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(200, 5 * attempt)));
+      }
+    }
+    await client.query('SET LOCAL lock_timeout = 0');
+  }
+
+  /** Upserts `c`; given `from`, only if the stored position is still `from` (see ReadTx). */
+  private async save(client: pg.PoolClient, c: Checkpoint, from: bigint | undefined) {
+    const values = [
+      c.name,
+      c.version,
+      c.position.toString(),
+      c.status,
+      c.failure ? encodeFailure(c.failure) : null,
+      encodeCheckpointMeta(c),
+      Date.now(),
+    ];
+    if (from === undefined) {
+      await client.query(
+        `INSERT INTO tworooms_checkpoints (${COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version,
+           position = excluded.position, status = excluded.status, failure = excluded.failure,
+           meta = excluded.meta, updated_at = excluded.updated_at`,
+        values,
+      );
+      return;
+    }
+    // Under READ COMMITTED a concurrent UPDATE of the row makes this one wait, then re-check
+    // its WHERE against the committed row: the loser of a race updates nothing.
+    const updated = await client.query(
+      `UPDATE tworooms_checkpoints SET version = $2, position = $3, status = $4, failure = $5,
+         meta = $6, updated_at = $7 WHERE name = $1 AND position = $8`,
+      [...values, from.toString()],
+    );
+    if (updated.rowCount === 1) return;
+    if (from === 0n) {
+      const inserted = await client.query(
+        `INSERT INTO tworooms_checkpoints (${COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (name) DO NOTHING`,
+        values,
+      );
+      if (inserted.rowCount === 1) return;
+    }
+    const { rows } = await client.query<{ position: string }>(
+      'SELECT position FROM tworooms_checkpoints WHERE name = $1',
+      [c.name],
+    );
+    throw new CheckpointConflict(c.name, from, rows[0] ? BigInt(rows[0].position) : undefined);
+  }
+
+  transact<T>(
+    fn: (tx: ReadTx<pg.PoolClient>) => Promise<T> | T,
+    options: ReadTransactOptions = {},
+  ): Promise<T> {
+    const { names } = options;
     return this.mutex.run(async () => {
       const client = await this.pool.connect();
       let broken: unknown;
       try {
         await client.query('BEGIN');
         const result = await fn({
-          db: client,
-          saveCheckpoint: async (c) => {
-            await client.query(
-              `INSERT INTO tworooms_checkpoints (name, version, position, status, failure, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6)
-               ON CONFLICT (name) DO UPDATE SET version = excluded.version,
-                 position = excluded.position, status = excluded.status,
-                 failure = excluded.failure, updated_at = excluded.updated_at`,
-              [
-                c.name,
-                c.version,
-                c.position.toString(),
-                c.status,
-                c.failure ? encodeFailure(c.failure) : null,
-                Date.now(),
-              ],
-            );
-          },
+          db: names && !isIdentity(names) ? renamedClient(client, names) : client,
+          tables: this.tablesOn(client),
+          saveCheckpoint: (c, from) => this.save(client, c, from),
         });
         await client.query('COMMIT');
         return result;

@@ -51,6 +51,28 @@ export function numberPlaceholders(sql: string): string {
 // Booleans as 1/0, as the SQLite adapter does: the shared schema stores flags as SMALLINT.
 const toPg = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
 
+export interface PgSqlOptions {
+  /**
+   * Runs statements with parameters as named prepared statements (parsed and planned once per
+   * connection): what a projector's batches gain from, statement after statement. At most
+   * MAX_PREPARED distinct texts are named; the rest run unnamed.
+   */
+  readonly prepare?: boolean;
+}
+
+const MAX_PREPARED = 2000;
+const statementNames = new Map<string, string>();
+
+/** The name of a statement text's prepared statement, or undefined past MAX_PREPARED texts. */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_PREPARED) {
+    name = `tworooms_s${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 /** What `pgSql` needs from a client or a pool (both have `query`). */
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -61,13 +83,15 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  *   const sql = pgSql(pool);
  *   const row = await sql.get<{ n: number }>('SELECT count(*) AS n FROM products WHERE active = ?', [1]);
  */
-export function pgSql(client: Queryable): Sql {
+export function pgSql(client: Queryable, options: PgSqlOptions = {}): Sql {
   const query = (text: string, params: readonly unknown[] | undefined) => {
     if (params) refuseNul(params);
+    const name = options.prepare && params ? statementName(text) : undefined;
     return client.query({
       text: numberPlaceholders(text),
       values: params ? params.map(toPg) : [],
       types: numbersAsNumbers,
+      ...(name ? { name } : {}),
     });
   };
   return {

@@ -3,15 +3,13 @@ import type { ReadStreamResult } from '../../core/event-log.js';
 import type { Event, RecordedEvent } from '../../core/messages.js';
 import { type EventRow, toEvent } from './rows.js';
 
-const MANY = `SELECT s.stream_id AS requested, v.version, e.position, e.id, e.stream_id, e.stream_version,
-       e.type, e.data, e.metadata, e.recorded_at
-  FROM unnest($1::text[]) AS s(stream_id)
-  CROSS JOIN LATERAL (SELECT coalesce(max(stream_version), 0) AS version
-                        FROM events WHERE stream_id = s.stream_id) v
-  LEFT JOIN LATERAL (SELECT * FROM events WHERE stream_id = s.stream_id
-                      ORDER BY stream_version) e ON true`;
-
-type Row = EventRow & { requested: string; version: string; position: string | null };
+// Whole streams: a stream's version is its last event's (the events are read in one snapshot).
+// Unnamed statements, so planned at each call: a prepared statement's generic plan, made while
+// `events` was small, is a sequential scan that it keeps until the table is next analyzed.
+const COLUMNS = 'position, id, stream_id, stream_version, type, data, metadata, recorded_at';
+const ONE = `SELECT ${COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`;
+const MANY = `SELECT ${COLUMNS} FROM events WHERE stream_id = ANY ($1::text[])
+  ORDER BY stream_id, stream_version`;
 
 interface Waiting {
   readonly streamId: string;
@@ -45,19 +43,18 @@ export class StreamReader {
         this.waiting = [];
         const streams = [...new Set(batch.map((w) => w.streamId))];
         try {
-          const { rows } = await this.pool.query<Row>({
-            name: 'tworooms_read_streams',
-            text: MANY,
-            values: [streams],
-          });
+          const { rows } = await this.pool.query<EventRow>(
+            streams.length === 1
+              ? { text: ONE, values: streams }
+              : { text: MANY, values: [streams] },
+          );
           const byStream = new Map<string, { version: bigint; events: RecordedEvent[] }>();
+          for (const s of streams) byStream.set(s, { version: 0n, events: [] });
           for (const r of rows) {
-            let entry = byStream.get(r.requested);
-            if (!entry) {
-              entry = { version: BigInt(r.version), events: [] };
-              byStream.set(r.requested, entry);
-            }
-            if (r.position !== null) entry.events.push(toEvent(r));
+            const entry = byStream.get(r.stream_id)!;
+            const event = toEvent(r);
+            entry.events.push(event);
+            entry.version = event.streamVersion;
           }
           const given = new Set<string>();
           for (const w of batch) {

@@ -3,6 +3,10 @@ import type { Cache, CacheHit } from '../../core/cache.js';
 import { decodeJson, encodeJson } from '../../core/json.js';
 import { CLEAR, GET, INVALIDATE, SET } from './cache-scripts.js';
 
+/** Back-off of the background retry of a lost clear. */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
 export interface RedisCacheOptions {
   /** A connection URL (`redis://127.0.0.1:6379/0`) or a client this cache may share (not closed). */
   readonly redis: string | Redis;
@@ -43,8 +47,12 @@ export class RedisCache implements Cache {
   private readonly ownsClient: boolean;
   private readonly keys;
   private readonly ttlMs: number;
-  /** An invalidation may have been lost: serve nothing until a `clear` has gone through. */
+  /** An invalidation or a clear may have been lost: serve nothing until a `clear` has gone through. */
   private mustClear = false;
+  /** Retries a lost clear in the background (other processes share the entries it must void). */
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelayMs = RETRY_MIN_MS;
+  private closed = false;
   hits = 0;
   misses = 0;
   /** Redis calls that failed (served as misses or refused sets). */
@@ -79,7 +87,10 @@ export class RedisCache implements Cache {
 
   async get<T>(key: string): Promise<CacheHit<T> | undefined> {
     try {
-      if (this.mustClear) await this.clear();
+      if (this.mustClear) {
+        await this.clear();
+        if (this.mustClear) return this.miss();
+      }
       const found = await this.redis.cacheGet(this.keys.entry(key), this.keys.floor, this.keys.tag);
       if (!found) return this.miss();
       this.hits++;
@@ -131,13 +142,38 @@ export class RedisCache implements Cache {
       await this.redis.cacheInvalidate(this.keys.clock, this.keys.tag, ...tags);
     } catch {
       this.errors++;
-      this.mustClear = true;
+      this.clearLater();
     }
   }
 
+  /**
+   * Voids every entry and every ticket taken before it, atomically in Redis (a fill that took its
+   * ticket earlier is refused, whenever it arrives). Never rejects (it runs after a blue/green
+   * switch committed): if Redis cannot be reached, this process serves nothing from the cache
+   * and retries the clear in the background until it goes through, since other processes would
+   * otherwise serve the entries it had to void once Redis is back.
+   */
   async clear(): Promise<void> {
-    await this.redis.cacheClear(this.keys.clock, this.keys.floor);
-    this.mustClear = false;
+    try {
+      await this.redis.cacheClear(this.keys.clock, this.keys.floor);
+      this.mustClear = false;
+      this.retryDelayMs = RETRY_MIN_MS;
+    } catch {
+      this.errors++;
+      this.clearLater();
+    }
+  }
+
+  private clearLater(): void {
+    this.mustClear = true;
+    if (this.retryTimer || this.closed) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(RETRY_MAX_MS, delay * 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.mustClear && !this.closed) void this.clear();
+    }, delay);
+    this.retryTimer.unref?.();
   }
 
   /** Resolves once connected (commands fail fast, as misses, while disconnected). */
@@ -159,6 +195,9 @@ export class RedisCache implements Cache {
 
   /** Closes the connection if this cache opened it. */
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     if (this.ownsClient) this.redis.disconnect();
   }
 

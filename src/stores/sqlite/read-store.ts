@@ -3,14 +3,16 @@ import type { Event } from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
 import {
   type Checkpoint,
+  CheckpointConflict,
+  decodeCheckpointMeta,
   decodeFailure,
+  encodeCheckpointMeta,
   encodeFailure,
   type Projection,
   type ReadStore,
   type ReadTables,
   type ReadTransactOptions,
   type ReadTx,
-  type SkippedEvent,
 } from '../../core/projection.js';
 import { isIdentity } from '../../core/table-names.js';
 import { migrate, openSqlite, type SqliteSynchronous } from './open.js';
@@ -44,50 +46,32 @@ const quote = (name: string) => {
 
 function toCheckpoint(r: CheckpointRow): Checkpoint {
   const failure = decodeFailure(r.failure);
-  const meta = r.meta
-    ? (JSON.parse(r.meta) as {
-        generation?: number;
-        skipped?: { position: string; at: string }[];
-      })
-    : {};
   return {
     name: r.name,
     version: r.version,
     position: BigInt(r.position),
     status: r.status,
     ...(failure ? { failure } : {}),
-    ...(meta.generation ? { generation: meta.generation } : {}),
-    ...(meta.skipped?.length
-      ? {
-          skipped: meta.skipped.map((k) => ({
-            ...(k as unknown as SkippedEvent),
-            position: BigInt(k.position),
-            at: new Date(k.at),
-          })),
-        }
-      : {}),
+    ...decodeCheckpointMeta(r.meta),
   };
 }
-
-const metaOf = (c: Checkpoint): string | null =>
-  c.generation || c.skipped?.length
-    ? JSON.stringify({
-        generation: c.generation ?? 0,
-        skipped: (c.skipped ?? []).map((k) => ({ ...k, position: k.position.toString() })),
-      })
-    : null;
 
 /** Read models in their own SQLite file; each batch commits with its checkpoint. */
 export class SqliteReadStore implements ReadStore<Database.Database> {
   readonly db: Database.Database;
   private readonly mutex = new Mutex();
   private readonly saveStmt: Database.Statement;
+  private readonly positionStmt: Database.Statement;
   private readonly path: string;
 
   constructor(options: SqliteReadStoreOptions) {
     this.path = options.path;
     this.db = openSqlite(options.path, { synchronous: options.synchronous ?? 'normal' });
     migrate(this.db, readStoreMigrations);
+    this.positionStmt = this.db
+      .prepare('SELECT position FROM tworooms_checkpoints WHERE name = ?')
+      .pluck()
+      .safeIntegers();
     this.saveStmt = this.db.prepare(
       `INSERT INTO tworooms_checkpoints (name, version, position, status, failure, meta, updated_at)
        VALUES (@name, @version, @position, @status, @failure, @meta, @updatedAt)
@@ -144,14 +128,21 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
         const result = await fn({
           db,
           tables: this.tables,
-          saveCheckpoint: async (c) => {
+          saveCheckpoint: async (c, from) => {
+            if (from !== undefined) {
+              // BEGIN IMMEDIATE: no other writer can move the row between this read and the write.
+              const stored = this.positionStmt.get(c.name) as number | bigint | undefined;
+              const at = stored === undefined ? 0n : BigInt(stored);
+              if (at !== from)
+                throw new CheckpointConflict(c.name, from, stored === undefined ? undefined : at);
+            }
             this.saveStmt.run({
               name: c.name,
               version: c.version,
               position: c.position,
               status: c.status,
               failure: c.failure ? encodeFailure(c.failure) : null,
-              meta: metaOf(c),
+              meta: encodeCheckpointMeta(c),
               updatedAt: Date.now(),
             });
           },
