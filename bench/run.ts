@@ -21,7 +21,15 @@ const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
 
 const args = process.argv.slice(2);
 // Options that take a value (flash-sale's): their values are not benchmark names.
-const valued = new Set(['--products', '--reads', '--writes', '--seconds', '--rate', '--stack']);
+const valued = new Set([
+  '--products',
+  '--reads',
+  '--writes',
+  '--seconds',
+  '--rate',
+  '--stack',
+  '--read-threads',
+]);
 const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
 const flags = args.filter((a) => !names.includes(a));
 const options: BenchOptions = {

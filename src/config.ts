@@ -13,6 +13,11 @@ export interface Config {
   readonly adminToken: string | undefined;
   readonly rateLimitPerMinute: number;
   readonly sqliteSynchronous: 'normal' | 'full';
+  /**
+   * `TWOROOMS_READ_THREADS` (default 0): SQLite queries (level 1 on the write DB, level 2 on the
+   * read DB) run on this many worker threads instead of the event loop.
+   */
+  readonly sqliteReadThreads: number;
   readonly cacheTtlMs: number;
   readonly defaultWaitMs: number;
   /** How long a background job waits for more triggers of the same key (debounce), in ms. */
@@ -160,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       100_000_000,
     ),
     sqliteSynchronous: sync,
+    sqliteReadThreads: integer(env['TWOROOMS_READ_THREADS'], 'TWOROOMS_READ_THREADS', 0, 0, 64),
     cacheTtlMs: integer(
       env['TWOROOMS_CACHE_TTL_MS'],
       'TWOROOMS_CACHE_TTL_MS',

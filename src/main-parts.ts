@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import type { ProjectionStatus } from './core/index.js';
 import type { JobQueue } from './core/jobs.js';
 import type { ReadSide, ShopCache, WriteSide } from './main-stores.js';
-import { CatalogCacheTags } from './shop/cache-tags.js';
+import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { ALSO_BOUGHT_JOB, alsoBoughtJob, alsoBoughtTriggers } from './shop/orders/also-bought.js';
 
 /** The admin token: from the environment, or made once and kept in the data directory. */
@@ -66,6 +66,8 @@ export function shopProjectionHooks(deps: {
   return {
     onApplied(name: string, events: Parameters<CatalogCacheTags['tagsFor']>[0]): void {
       if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
+      // Search answers: once the search projection has applied what changes which products match.
+      if (name === 'search' && cache) void cache.invalidate(searchTagsFor(events));
       if (name === 'orders' && jobs)
         for (const productId of alsoBoughtTriggers(events))
           jobs

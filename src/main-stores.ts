@@ -40,6 +40,7 @@ import {
   sqliteFullText,
   sqliteProjectorLock,
   sqliteSql,
+  sqliteWorkerSql,
 } from './stores/sqlite/index.js';
 
 /** The write DB and its event log, as the shop uses them whatever the store. */
@@ -79,18 +80,32 @@ export async function openSqliteWriteStore(config: Config): Promise<SqliteEventS
   return store;
 }
 
+/** A read-only handle on a SQLite file: on worker threads if configured, else on this thread. */
+function readerOn(
+  path: string,
+  threads: number,
+  open: () => { close(): unknown } & Parameters<typeof sqliteSql>[0],
+): { sql: Sql; close(): Promise<void> } {
+  if (threads > 0) {
+    const sql = sqliteWorkerSql(path, threads);
+    return { sql, close: () => sql.close() };
+  }
+  const db = open();
+  return { sql: sqliteSql(db), close: async () => void db.close() };
+}
+
 async function openSqliteWriteSide(config: Config): Promise<WriteSide> {
   const store = await openSqliteWriteStore(config);
-  const reader = store.readOnly();
+  const reader = readerOn(config.writeDb, config.sqliteReadThreads, () => store.readOnly());
   return {
     store: mapWriteStore(store, sqliteSql),
     log: store.log,
     fullText: sqliteFullText,
-    reader: sqliteSql(reader),
+    reader: reader.sql,
     headPosition: () => store.headPosition(),
     async close() {
       await store.close();
-      reader.close();
+      await reader.close();
     },
   };
 }
@@ -142,16 +157,16 @@ export const openWriteSide = (config: Config): Promise<WriteSide> =>
 function openSqliteReadSide(config: Config): ReadSide {
   const store = new SqliteReadStore({ path: config.readDb });
   const fullText = sqliteFullText;
-  const readers: { close(): unknown }[] = [];
+  const readers: { close(): Promise<void> }[] = [];
   return {
     store: mapReadStore(store, (db) => ({ sql: sqliteSql(db), fullText })),
     reader() {
-      const db = store.readOnly();
-      readers.push(db);
-      return sqliteSql(db);
+      const reader = readerOn(config.readDb, config.sqliteReadThreads, () => store.readOnly());
+      readers.push(reader);
+      return reader.sql;
     },
     async close() {
-      for (const r of readers) r.close();
+      for (const r of readers) await r.close();
       await store.close();
     },
   };

@@ -18,6 +18,7 @@ import {
   timeOrderedId,
 } from './core/index.js';
 import type { JobQueue } from './core/jobs.js';
+import type { RecordedEvent } from './core/messages.js';
 import { buildApp } from './http/app.js';
 import { shopMetrics } from './http/metrics.js';
 import {
@@ -37,7 +38,7 @@ import {
   type ShopCache,
   type WriteSide,
 } from './main-stores.js';
-import { CatalogCacheTags } from './shop/cache-tags.js';
+import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
 import type { ShopEvent } from './shop/events.js';
 import { shopCommandHandlers } from './shop/handlers.js';
@@ -208,8 +209,12 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   if (progress instanceof CheckpointProgress) await progress.refresh();
   const invalidationTags = new CatalogCacheTags();
   // An API-only node with an in-process cache hears about changes projected elsewhere via NATS
-  // (a Redis cache is invalidated by the projecting process itself).
-  const invalidation: EventSubscription | undefined =
+  // (a Redis cache is invalidated by the projecting process itself): catalog pages and documents
+  // once the catalog projection has applied them, search answers once the search projection has.
+  const subscribe = (
+    projection: string,
+    tagsFor: (events: readonly RecordedEvent[]) => string[],
+  ) =>
     cache instanceof InProcessCache && !worker && progress && config.bus
       ? natsCacheInvalidation({
           servers: config.bus.url,
@@ -217,13 +222,17 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
           prefix: config.bus.prefix,
           cache,
           progress,
-          projection: 'catalog',
-          tagsFor: (events) => invalidationTags.tagsFor(events),
+          projection,
+          tagsFor,
           headPosition: () => write.headPosition(),
           onError: (error) => console.warn(`tworooms: cache invalidation: ${error.message}`),
         })
       : undefined;
-  if (invalidation) closers.add(() => invalidation.close());
+  const invalidations: EventSubscription[] = [
+    subscribe('catalog', (events) => invalidationTags.tagsFor(events)),
+    subscribe('search', searchTagsFor),
+  ].filter((s) => s !== undefined);
+  for (const invalidation of invalidations) closers.add(() => invalidation.close());
   const l2 = readReader
     ? queryBus(shopQueryHandlers('read-model'), {
         db: { sql: readReader, fullText },

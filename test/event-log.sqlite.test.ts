@@ -20,6 +20,37 @@ eventLogConformance('sqlite', async () => {
   };
 });
 
+describe('SqliteEventStore group commit', () => {
+  it('transactions started by separate I/O callbacks of one turn share one commit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tworooms-'));
+    const store = new SqliteEventStore({ path: join(dir, 'write.db') });
+    try {
+      const commits: bigint[] = [];
+      store.onAppended((head) => commits.push(head));
+      // Ten requests handled in one turn of the event loop, each in its own callback (as HTTP
+      // requests arriving together are), each appending in its own transaction.
+      const done = await Promise.all(
+        Array.from(
+          { length: 10 },
+          (_, i) =>
+            new Promise<unknown>((resolve, reject) =>
+              setImmediate(() =>
+                store
+                  .transact((tx) => tx.record(`s-${i}`, [{ type: 'Happened', data: { i } }]))
+                  .then(resolve, reject),
+              ),
+            ),
+        ),
+      );
+      expect(done).toHaveLength(10);
+      expect(commits).toEqual([10n]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sqlite event log: the write-ahead log', () => {
   it('is checkpointed as lone appends go on, so it never grows without bound', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tworooms-'));

@@ -16,8 +16,10 @@ import {
 const stacks: readonly ('sqlite' | 'postgres')[] = (await postgresReachable())
   ? ['sqlite', 'postgres']
   : ['sqlite'];
+/** SQLite also with its queries on worker threads (`TWOROOMS_READ_THREADS`). */
+const variants = [...stacks.map((s) => [s, '0'] as const), ['sqlite', '2'] as const];
 
-describe.each(stacks)('openWriteSide / openReadSide (%s)', (stack) => {
+describe.each(variants)('openWriteSide / openReadSide (%s, read threads: %s)', (stack, threads) => {
   let dir: string;
   let dbs: TestDatabase[] = [];
   let config: Config;
@@ -28,6 +30,7 @@ describe.each(stacks)('openWriteSide / openReadSide (%s)', (stack) => {
     }
     config = loadConfig({
       TWOROOMS_DATA_DIR: dir,
+      TWOROOMS_READ_THREADS: threads,
       ...(stack === 'postgres'
         ? { TWOROOMS_WRITE_DB: dbs[0]!.url, TWOROOMS_READ_DB: dbs[1]!.url }
         : {}),

@@ -49,6 +49,49 @@ export async function answerQuery<K extends keyof ShopQueryAnswers>(
   query: Query<K & string>,
   cache?: ReadOptions['cache'],
 ): Promise<ShopQueryAnswers[K]> {
+  return (await readQuery(deps, request, reply, query, cache)).value;
+}
+
+/** The JSON bytes a cached answer was first sent as, by answer object (an in-process cache hit). */
+const sentBytes = new WeakMap<object, Buffer>();
+
+/**
+ * `answerQuery` for the cached routes: `send()` answers a cache hit with the bytes that answer
+ * was first serialized to (its response schema's serializer, run once per cached object), so a
+ * hot page costs no serialization; anything else is returned for Fastify to serialize.
+ * @example
+ *   const answer = await cachedQuery(deps, request, reply, query, { key, tags });
+ *   return answer.send();
+ */
+export async function cachedQuery<K extends keyof ShopQueryAnswers>(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  query: Query<K & string>,
+  cache: NonNullable<ReadOptions['cache']>,
+): Promise<{ readonly value: ShopQueryAnswers[K]; send(): unknown }> {
+  const { value, source } = await readQuery(deps, request, reply, query, cache);
+  return {
+    value,
+    send() {
+      if (source !== 'cache' || typeof value !== 'object' || value === null) return value;
+      let bytes = sentBytes.get(value);
+      if (!bytes) {
+        bytes = Buffer.from(reply.serialize(value) as string);
+        sentBytes.set(value, bytes);
+      }
+      return reply.type('application/json; charset=utf-8').send(bytes);
+    },
+  };
+}
+
+async function readQuery<K extends keyof ShopQueryAnswers>(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  query: Query<K & string>,
+  cache?: ReadOptions['cache'],
+) {
   const c = consistencyOf(
     request.headers,
     request.query as { after?: string; wait?: number; fallback?: string },
@@ -62,5 +105,5 @@ export async function answerQuery<K extends keyof ShopQueryAnswers>(
   });
   queryHeaders(reply, answer.position, answer.stale);
   void reply.header('X-Read-Source', answer.source);
-  return answer.value;
+  return answer;
 }

@@ -77,6 +77,28 @@ export const pageTags = (categoryId: string | undefined, answer: ListingPage) =>
   `category:${categoryId ?? '*'}`,
   ...answer.items.map((i) => `product:${i.id}`),
 ];
+/**
+ * Search answers: `search` is dropped whenever the search projection applies a batch (what is
+ * indexed changed: a product added, renamed, moved or (de)activated), `product:<id>` when a listed
+ * product's figures change, as on catalog pages.
+ */
+export const SEARCH_TAG = 'search';
+/** The events the search projection indexes (`searchProjection.handles`). */
+const SEARCHED = new Set<string>([
+  'CategoryCreated',
+  'ProductAdded',
+  'ProductDetailsChanged',
+  'ProductActivated',
+  'ProductDeactivated',
+]);
+/** The search tag when `events` change what is indexed (to invalidate once `search` applied them). */
+export const searchTagsFor = (events: readonly RecordedEvent[]): string[] =>
+  events.some((e) => SEARCHED.has(e.type)) ? [SEARCH_TAG] : [];
+export const searchKey = (q: string, page: number) => `search:${page}:${q}`;
+export const searchTags = (answer: ListingPage) => [
+  SEARCH_TAG,
+  ...answer.items.map((i) => `product:${i.id}`),
+];
 export const productKey = (productId: string) => `product:${productId}`;
 export const productTags = (productId: string, answer: ProductDetailView) => [
   'docs',

@@ -222,6 +222,9 @@ describe.each(MODES)('consistency tokens and cache (%s, %s)', (mode, stack) => {
       const b = await t.request('GET', path);
       expect({ name, source: sourceOf(b) }).toEqual({ name, source: 'cache' });
       expect(b.body).toEqual(a.body);
+      // A hit is sent as the bytes of its first serialization: the same JSON, the same type.
+      expect(JSON.stringify(b.body)).toBe(JSON.stringify(a.body));
+      expect(b.headers.get('content-type')).toBe(a.headers.get('content-type'));
       expect(b.headers.get('x-read-model-position')).toBe(a.headers.get('x-read-model-position'));
       first[name] = b;
     }
@@ -331,6 +334,58 @@ describe.each(MODES)('consistency tokens and cache (%s, %s)', (mode, stack) => {
     });
     expect(sourceOf(again)).toBe('cache');
     expect(positionOf(again)).toBe(positionOf(fresh));
+  });
+
+  it('cache (read-model mode): search answers are cached; a listed product change or a change to what is indexed drops them', async () => {
+    if (mode === 'write-db') return; // no cache: covered by the catalog test above
+    let settles = 0;
+    // Both projections a search reads (search, catalog) have the last write (a never-cached word).
+    const settled = async () => expectQuery(await t.read(`/api/search?q=settle${++settles}`));
+    const nuts = await m.category('Nuts');
+    const almond = await m.product({
+      sku: 'ALMOND',
+      name: 'Almond',
+      categoryId: nuts,
+      priceCents: 500,
+    });
+    const walnut = await m.product({
+      sku: 'WALNUT',
+      name: 'Walnut',
+      categoryId: nuts,
+      priceCents: 600,
+    });
+    await settled();
+    const search = (q: string) => t.request('GET', `/api/search?q=${q}`);
+    expect(sourceOf(await search('almond'))).toBe('read-model');
+    const hit = await search('almond');
+    expect(sourceOf(hit)).toBe('cache');
+    expect(expectQuery(hit).items).toEqual([m.item(almond)]);
+    expect(sourceOf(await search('walnut'))).toBe('read-model');
+
+    // A price change drops the answers that list the product, and only those.
+    await m.price(almond, 550);
+    await settled();
+    const repriced = await search('almond');
+    expect(sourceOf(repriced)).toBe('read-model');
+    expect(expectQuery(repriced).items).toEqual([m.item(almond)]);
+    expect(repriced.body.items[0].priceCents).toBe(550);
+    expect(sourceOf(await search('walnut'))).toBe('cache');
+
+    // A renamed or new product changes which products match: every search answer is dropped.
+    await m.patch(walnut, { name: 'Almond walnut' });
+    await settled();
+    const renamed = await search('almond');
+    expect(sourceOf(renamed)).toBe('read-model');
+    expect(
+      expectQuery(renamed)
+        .items.map((i: { id: string }) => i.id)
+        .sort(),
+    ).toEqual([almond, walnut].sort());
+    await m.product({ sku: 'PECAN', name: 'Pecan almond', categoryId: nuts, priceCents: 700 });
+    await settled();
+    const added = await search('almond');
+    expect(sourceOf(added)).toBe('read-model');
+    expect(expectQuery(added).total).toBe(3);
   });
 
   it('a read model that cannot reach the token answers X-Read-Model-Stale: true; ?fallback=write-db answers fresh', async () => {

@@ -2,10 +2,17 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { coreError } from '../../core/errors.js';
 import { timeOrderedId } from '../../core/ids.js';
-import { pageKey, pageTags, productKey, productTags } from '../../shop/cache-tags.js';
+import {
+  pageKey,
+  pageTags,
+  productKey,
+  productTags,
+  searchKey,
+  searchTags,
+} from '../../shop/cache-tags.js';
 import { requireAdmin } from '../auth.js';
 import { commandReply } from '../consistency.js';
-import { type AppDeps, answerQuery } from '../deps.js';
+import { type AppDeps, answerQuery, cachedQuery } from '../deps.js';
 import * as S from '../schemas.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -190,7 +197,7 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (request, reply) => {
       const { category, page } = request.query as { category?: string; page: number };
-      const answer = await answerQuery(
+      const answer = await cachedQuery(
         deps,
         request,
         reply,
@@ -198,13 +205,13 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
         { key: pageKey(category, page), tags: (v: never) => pageTags(category, v) },
       );
       // An empty page of a category that does not exist is a wrong address, not an empty shelf.
-      if (category && answer.total === 0) {
+      if (category && answer.value.total === 0) {
         const { value } = await deps.reads.read({ type: 'ListCategories', data: {} });
         if (!value.items.some((c) => c.id === category)) {
           throw coreError('NOT_FOUND', 'No such category.', { categoryId: category });
         }
       }
-      return answer;
+      return answer.send();
     },
   );
 
@@ -221,15 +228,16 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const value = await answerQuery(
+      const answer = await cachedQuery(
         deps,
         request,
         reply,
         { type: 'ProductDetail', data: { productId: id } },
         { key: productKey(id), tags: (v: never) => productTags(id, v) },
       );
-      if (value === null) throw coreError('NOT_FOUND', 'No such product.', { productId: id });
-      return value;
+      if (answer.value === null)
+        throw coreError('NOT_FOUND', 'No such product.', { productId: id });
+      return answer.send();
     },
   );
 
@@ -273,9 +281,16 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: { 200: S.ListingPage, 400: S.ErrorResponse },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const { q, page } = request.query as { q: string; page: number };
-      return answerQuery(deps, request, reply, { type: 'SearchProducts', data: { q, page } });
+      const answer = await cachedQuery(
+        deps,
+        request,
+        reply,
+        { type: 'SearchProducts', data: { q, page } },
+        { key: searchKey(q, page), tags: (v: never) => searchTags(v) },
+      );
+      return answer.send();
     },
   );
 }

@@ -164,7 +164,12 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     this.queue.push(job);
     if (!this.draining) {
       this.draining = true;
-      queueMicrotask(() => void this.drain());
+      // A transaction (a command) drains after the I/O already received, so the requests that
+      // arrived together queue theirs first and share one commit: in a microtask, 32 concurrent
+      // HTTP clients placing orders got one commit (and fsync) each. A lone append keeps the
+      // microtask (a sequential writer would pay a loop turn per append: ~15% with fsync).
+      if (job.append) queueMicrotask(() => void this.drain());
+      else setImmediate(() => void this.drain());
     }
   }
 
@@ -286,7 +291,7 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
       this.draining = false;
       if (this.queue.length > 0) {
         this.draining = true;
-        queueMicrotask(() => void this.drain());
+        setImmediate(() => void this.drain());
       }
     }
   }

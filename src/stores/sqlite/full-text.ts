@@ -75,9 +75,20 @@ export const sqliteFullText: FullTextIndex = {
     );
     const total = Number(count?.n ?? 0);
     if (total === 0 || page.limit <= 0) return { ids: [], total };
+    const offset = Math.max(0, page.offset);
+    if (offset >= total) return { ids: [], total };
+    // Ranking reads no document: each match's score once (kept), the page's last score as the
+    // cut, then ids (from the small key table, not the documents) only for the matches scoring at
+    // least as well, ordered by score and id. Same answer as ORDER BY bm25, id over every match,
+    // at a fraction of the cost when a common word matches thousands of documents.
     const rows = await sql.all<{ id: string }>(
-      `SELECT id FROM ${t} WHERE ${t} MATCH ? ORDER BY bm25(${t}, 0, 10, 3, 1), id LIMIT ? OFFSET ?`,
-      [match, page.limit, Math.max(0, page.offset)],
+      `WITH ranked AS MATERIALIZED (
+         SELECT rowid AS doc, bm25(${t}, 0, 10, 3, 1) AS score FROM ${t} WHERE ${t} MATCH ?),
+       cut AS (SELECT score FROM ranked ORDER BY score LIMIT 1 OFFSET ?)
+       SELECT k.id FROM ranked JOIN ${t}_ids k ON k.doc = ranked.doc
+        WHERE ranked.score <= (SELECT score FROM cut)
+        ORDER BY ranked.score, k.id LIMIT ? OFFSET ?`,
+      [match, Math.min(total, offset + page.limit) - 1, page.limit, offset],
     );
     return { ids: rows.map((r) => r.id), total };
   },

@@ -9,3 +9,4 @@ export { migrate, type OpenOptions, openSqlite, type SqliteSynchronous } from '.
 export { SqliteReadStore, type SqliteReadStoreOptions, sqliteReadStore } from './read-store.js';
 export { eventLogMigrations, readStoreMigrations } from './schema.js';
 export { sqliteSql } from './sql.js';
+export { sqliteWorkerSql, type WorkerSql } from './worker-reader.js';

@@ -1,0 +1,112 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { refuseNul, type Sql } from '../../core/sql.js';
+
+/**
+ * The worker's code, plain CommonJS so that it runs alike from source (tsx, vitest) and from
+ * dist/: one read-only connection with `openSqlite`'s read-only settings, one prepared statement
+ * per distinct SQL text.
+ */
+const THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { readonly: true, fileMustExist: true });
+db.pragma('busy_timeout = 5000');
+db.pragma('query_only = ON');
+const statements = new Map();
+parentPort.on('message', ({ id, method, sql, params }) => {
+  try {
+    let s = statements.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      statements.set(sql, s);
+    }
+    parentPort.postMessage({ id, value: method === 'get' ? s.get(...params) : s.all(...params) });
+  } catch (e) {
+    parentPort.postMessage({ id, error: { message: String(e && e.message), code: e && e.code } });
+  }
+});`;
+
+const toSqlite = (v: unknown) =>
+  typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Thread {
+  readonly worker: Worker;
+  readonly pending: Map<number, Pending>;
+}
+
+/** A read-only `Sql` whose statements run on worker threads, and how to stop them. */
+export interface WorkerSql extends Sql {
+  close(): Promise<void>;
+}
+
+/**
+ * A read-only `Sql` on a SQLite file whose statements run on `threads` worker threads, each with
+ * its own read-only connection: a slow query (a search ranking thousands of matches) no longer
+ * holds the server's event loop, so cached answers and writes go on meanwhile. Each statement
+ * sees the latest commit, as on a connection of the main thread (WAL: readers never wait for
+ * the writer). `run` and `exec` refuse: this handle only reads.
+ * @example
+ *   const reader = sqliteWorkerSql('data/read.db', 2);
+ *   const rows = await reader.all('SELECT id FROM rm_catalog_products LIMIT ?', [24]);
+ *   await reader.close();
+ */
+export function sqliteWorkerSql(path: string, threads: number): WorkerSql {
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`threads must be a whole number ≥ 1 (got ${threads})`);
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  let nextId = 0;
+  let closed = false;
+  const pool: Thread[] = Array.from({ length: threads }, () => {
+    const worker = new Worker(THREAD, { eval: true, workerData: { driver, path } });
+    const thread: Thread = { worker, pending: new Map() };
+    worker.on(
+      'message',
+      (m: { id: number; value?: unknown; error?: { message: string; code?: string } }) => {
+        const p = thread.pending.get(m.id);
+        if (!p) return;
+        thread.pending.delete(m.id);
+        if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+        else p.resolve(m.value);
+      },
+    );
+    const failAll = (error: Error) => {
+      for (const p of thread.pending.values()) p.reject(error);
+      thread.pending.clear();
+    };
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`SQLite reader thread exited (${code})`)));
+    worker.unref(); // never what keeps a process alive
+    return thread;
+  });
+  const ask = async (method: 'get' | 'all', sql: string, params: readonly unknown[] = []) => {
+    if (closed) throw new Error('the SQLite reader is closed');
+    refuseNul(params);
+    // The least busy thread: a statement never waits behind a long one while another is free.
+    let thread = pool[0]!;
+    for (const t of pool) if (t.pending.size < thread.pending.size) thread = t;
+    const id = nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      thread.pending.set(id, { resolve, reject });
+      thread.worker.postMessage({ id, method, sql, params: params.map(toSqlite) });
+    });
+  };
+  const readOnly = () => Promise.reject(new Error('read-only: this SQLite handle only reads'));
+  return {
+    dialect: 'sqlite',
+    run: readOnly,
+    exec: readOnly,
+    get: <T>(sql: string, params?: readonly unknown[]) =>
+      ask('get', sql, params) as Promise<T | undefined>,
+    all: <T>(sql: string, params?: readonly unknown[]) => ask('all', sql, params) as Promise<T[]>,
+    async close() {
+      closed = true;
+      await Promise.all(pool.map((t) => t.worker.terminate()));
+    },
+  };
+}
