@@ -131,4 +131,24 @@ describe.skipIf(!reachable)('tworooms seed on PostgreSQL', () => {
     // Level 1 (queries on the write DB's normalized tables) sees the same catalog.
     expect(await catalogSeen({ ...pgEnv, TWOROOMS_READS: 'write-db' })).toEqual(embedded);
   }, 120_000);
+
+  it('refuses to seed while another process projects the read DB, with a one-line message', async () => {
+    const env = {
+      TWOROOMS_DATA_DIR: join(dir, 'pg'),
+      TWOROOMS_WRITE_DB: dbs[0]!.url,
+      TWOROOMS_READ_DB: dbs[1]!.url,
+    };
+    const shop = await createShop(loadConfig(env)); // holds every projection's lease
+    try {
+      const failure = await run(TSX, [CLI, 'seed', '--products', '1'], {
+        env: { ...process.env, ...env },
+      }).catch((e) => e);
+      expect(failure.code).toBe(1);
+      expect(failure.stderr.trim()).toMatch(
+        /^tworooms: projection \w+ already runs in another process .*: stop it before seeding$/,
+      );
+    } finally {
+      await shop.close();
+    }
+  }, 60_000);
 });

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { eventMetadata, projector, setupReadModels, timeOrderedId } from '../core/index.js';
 import type { Event } from '../core/messages.js';
-import { openReadSide, openWriteSide } from '../main.js';
+import { openLeases, openReadSide, openWriteSide } from '../main.js';
 import { bulkSeedEvents, runSeed, type SeedBatch, type SeedResult } from '../shop/bulk-seed.js';
 import { shopProjections } from '../shop/query-handlers.js';
 import { tsvectorLiteral } from '../stores/postgres/full-text.js';
@@ -159,6 +159,15 @@ export async function seedPostgres(
     closers.push(() => read.close());
     const projections = shopProjections();
     await setupReadModels(read.store, projections);
+    // This process projects: as `serve` does, it must be the only projector of the read DB.
+    const leases = await openLeases(config, 'tworooms-seed');
+    closers.push(() => leases.close());
+    for (const p of projections) {
+      if (!(await leases.tryAcquire(p.name)))
+        throw new Error(
+          `projection ${p.name} already runs in another process (a \`tworooms project\` worker or a \`tworooms serve\`): stop it before seeding`,
+        );
+    }
     const client = new pg.Client({ connectionString: config.writeDb });
     await client.connect();
     closers.push(() => client.end());
