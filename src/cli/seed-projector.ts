@@ -38,13 +38,13 @@ export type FromSeedProjector =
 const POST_EVERY_MS = 200;
 
 /** The slowest projection's position: everything up to it is in every read model. */
-const slowest = (statuses: readonly ProjectionStatus[]) =>
+export const slowest = (statuses: readonly ProjectionStatus[]) =>
   statuses.reduce<bigint | undefined>(
     (min, s) => (min === undefined || s.position < min ? s.position : min),
     undefined,
   ) ?? 0n;
 
-function failureOf(statuses: readonly ProjectionStatus[]): string | undefined {
+export function failureOf(statuses: readonly ProjectionStatus[]): string | undefined {
   const failed = statuses.find((s) => s.status === 'failed');
   if (!failed) return undefined;
   const f = failed.failure;

@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../config.js';
+import { type Config, isPostgresUrl } from '../config.js';
 import { mapWriteStore, timeOrderedId } from '../core/index.js';
 import { openWriteStore } from '../main.js';
 import { bulkSeed, bulkSeedEvents } from '../shop/bulk-seed.js';
 import { sqliteFullText, sqliteSql } from '../stores/sqlite/index.js';
 import { progressBars } from './progress.js';
+import { seedPostgres } from './seed-postgres.js';
 import type { FromSeedProjector, SeedProjectorInput, ToSeedProjector } from './seed-projector.js';
 
 // Large batches: fewer read-DB commits, each product's events summed once per batch.
@@ -107,9 +108,23 @@ function startProjectorThread(
 const count = (n: number) => n.toLocaleString('en-US');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+function report(
+  seeded: { products: number; reviews: number; events: number },
+  writing: number,
+  catchingUp: number,
+  total: number,
+) {
+  console.log(
+    `seeded ${count(seeded.products)} products, ${count(seeded.reviews)} reviews, ` +
+      `${count(seeded.events)} events in ${seconds(writing)}; read models built ` +
+      `alongside, caught up ${seconds(catchingUp)} after the last write; total ${seconds(total)}`,
+  );
+}
+
 /**
  * `tworooms seed`: bulk-loads a catalog while a worker thread projects it into the read models,
- * with a progress bar for each; ends when every read model has caught up.
+ * with a progress bar for each; ends when every read model has caught up. On PostgreSQL see
+ * `seedPostgres`.
  */
 export async function seedCommand(
   config: Config,
@@ -118,6 +133,23 @@ export async function seedCommand(
   const reviews = opts.reviews ?? opts.products * 10;
   const categories = Math.max(1, opts.categories);
   const started = performance.now();
+  if (isPostgresUrl(config.writeDb)) {
+    const plan = {
+      products: opts.products,
+      reviews: opts.products === 0 ? 0 : reviews,
+      categories,
+    };
+    const progress = progressBars(started);
+    try {
+      const { seeded, written } = await seedPostgres(config, plan, progress);
+      const total = performance.now() - started;
+      progress.stop();
+      report(seeded, written - started, total - (written - started), total);
+    } finally {
+      progress.stop();
+    }
+    return;
+  }
   const store = await openWriteStore(config);
   // A bulk load touches index pages all over a large file: give SQLite room to keep them (1 GiB).
   store.db.pragma('cache_size = -1048576');
@@ -164,11 +196,7 @@ export async function seedCommand(
     closed = true;
     progress.stop();
     const total = performance.now() - started;
-    console.log(
-      `seeded ${count(seeded.products)} products, ${count(seeded.reviews)} reviews, ` +
-        `${count(seeded.events)} events in ${seconds(written - started)}; read models built ` +
-        `alongside, caught up ${seconds(projected - written)} after the last write; total ${seconds(total)}`,
-    );
+    report(seeded, written - started, projected - written, total);
   } finally {
     progress.stop();
     await thread.close();
