@@ -26,6 +26,13 @@ export interface Projection<E extends Event = Event, H = unknown> {
    * a fresh copy beside the live one and switches atomically; without them it resets in place.
    */
   readonly tables?: readonly (string | ReadModelTable)[];
+  /**
+   * The indexes (as `setup` names them) that `apply` itself reads through. A copy being built
+   * from position 0 keeps only these; its other secondary indexes are created once it has caught
+   * up, before the switch (building an index on finished rows is far cheaper than keeping it
+   * up to date row by row). Absent: the copy keeps all of them.
+   */
+  readonly buildIndexes?: readonly string[];
   /** Creates the read model's tables if they do not exist (runs at every start). */
   setup?(db: H): unknown;
   /** Empties the read model (for a rebuild from position 0). */
@@ -93,6 +100,13 @@ export interface ReadTables {
    * a store whose transactions already exclude readers' schema changes has no need of it).
    */
   lock?(names: readonly string[]): Promise<void>;
+  /**
+   * Drops the secondary indexes of `tables` (created by statements, not by constraints) except
+   * those named in `keep`, and returns the statements that create them again.
+   */
+  deferIndexes?(tables: readonly string[], keep: readonly string[]): Promise<string[]>;
+  /** Runs the statements `deferIndexes` returned. */
+  createIndexes?(statements: readonly string[]): Promise<void>;
 }
 
 /** One transaction on the read DB: the projection's changes and its checkpoint commit together. */

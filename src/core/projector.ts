@@ -423,6 +423,8 @@ export class Projector<H> implements ProgressSource {
         await copy.create(['g', 'old']);
         await this.chase(copy);
         if (this.stopped) return; // stop() abandons it
+        await copy.buildIndexes();
+        if (this.stopped) return;
         runner.switchRequested = true;
         runner.woken = true;
         runner.wake?.();

@@ -1,7 +1,7 @@
 import type { EventLog } from './event-log.js';
 import type { Event, RecordedEvent } from './messages.js';
 import type { Projection, ReadModelTable, ReadStore, ReadTx } from './projection.js';
-import type { TableNames } from './table-names.js';
+import { renameTables, type TableNames } from './table-names.js';
 
 /** A projection's declared tables, each with its key and whether verify compares it. */
 export function declaredTables(projection: Projection<Event, unknown>): ReadModelTable[] {
@@ -67,6 +67,8 @@ export class TableCopy<H> {
   /** Events applied so far (a rebuild's "events done"). */
   events = 0;
   readonly startedAt = Date.now();
+  /** Statements creating the secondary indexes left out while the copy is built. */
+  private deferred: string[] = [];
 
   constructor(readonly options: TableCopyOptions<H>) {}
 
@@ -77,10 +79,28 @@ export class TableCopy<H> {
     await store.transact(
       async (tx) => {
         await projection.setup?.(tx.db);
+        const ops = tx.tables;
+        if (ops?.deferIndexes && ops.createIndexes) {
+          const rename = renameTables(names);
+          this.deferred = await ops.deferIndexes(
+            names.tables.map((t) => t + names.tableSuffix),
+            (projection.buildIndexes ?? []).map(rename),
+          );
+        }
         await this.save(tx);
       },
       { names },
     );
+  }
+
+  /** Creates the indexes left out while building (once caught up, before the switch). */
+  async buildIndexes(): Promise<void> {
+    const statements = this.deferred;
+    if (statements.length === 0) return;
+    await this.options.store.transact(async (tx) => {
+      await tx.tables?.createIndexes?.(statements);
+    });
+    this.deferred = [];
   }
 
   /** Applies batches, each in its own transaction, until the log (or `target`) is reached. */

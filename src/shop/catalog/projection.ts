@@ -352,6 +352,8 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
     { name: 'rm_catalog_stock', key: ['product_id', 'warehouse'] },
     { name: 'rm_catalog_recent_reviews', key: ['product_id'] },
   ],
+  // The category counts are recounted through it at each batch's end.
+  buildIndexes: ['rm_catalog_products_by_category'],
   handles: [
     'CategoryCreated',
     'ProductAdded',

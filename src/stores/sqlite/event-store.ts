@@ -45,7 +45,8 @@ const toEvent = (r: Row): RecordedEvent => ({
   streamVersion: BigInt(r[3]),
   type: r[4],
   data: JSON.parse(r[5]),
-  metadata: JSON.parse(r[6]),
+  // Most events carry no metadata: skip parsing the common empty object.
+  metadata: r[6] === '{}' ? {} : JSON.parse(r[6]),
   recordedAt: new Date(r[7]),
 });
 

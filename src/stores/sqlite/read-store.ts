@@ -114,6 +114,25 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
     deleteCheckpoint: async (name) => {
       this.db.prepare('DELETE FROM tworooms_checkpoints WHERE name = ?').run(name);
     },
+    deferIndexes: async (tables, keep) => {
+      const kept = new Set(keep);
+      const rows = this.db
+        .prepare(
+          `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+             AND tbl_name IN (SELECT value FROM json_each(?)) ORDER BY name`,
+        )
+        .all(JSON.stringify(tables)) as { name: string; sql: string }[];
+      const deferred: string[] = [];
+      for (const r of rows) {
+        if (kept.has(r.name)) continue;
+        this.db.exec(`DROP INDEX ${quote(r.name)}`);
+        deferred.push(r.sql);
+      }
+      return deferred;
+    },
+    createIndexes: async (statements) => {
+      for (const s of statements) this.db.exec(s);
+    },
   };
 
   transact<T>(
