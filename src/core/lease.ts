@@ -17,3 +17,40 @@ export interface LeaseManager {
   /** Releases every lease this manager holds. */
   close(): Promise<void>;
 }
+
+/**
+ * The bookkeeping every `LeaseManager` shares: the leases it holds, each lost exactly once —
+ * when its holder releases it (then `onRelease` frees it in the store) or when the manager ends.
+ */
+export class HeldLeases {
+  private readonly held = new Map<string, () => void>();
+
+  has(name: string): boolean {
+    return this.held.has(name);
+  }
+
+  /** Records a lease on `name`, taken in the store by the caller. */
+  add(name: string, onRelease?: () => Promise<void>): Lease {
+    let lose!: () => void;
+    const lost = new Promise<void>((resolve) => {
+      lose = resolve;
+    });
+    this.held.set(name, lose);
+    return {
+      name,
+      lost,
+      release: async () => {
+        if (this.held.get(name) !== lose) return;
+        this.held.delete(name);
+        lose();
+        await onRelease?.();
+      },
+    };
+  }
+
+  /** Every lease is lost (the manager's connection or lock is gone). */
+  loseAll(): void {
+    for (const lose of this.held.values()) lose();
+    this.held.clear();
+  }
+}

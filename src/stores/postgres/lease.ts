@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Lease, LeaseManager } from '../../core/lease.js';
+import { HeldLeases, type LeaseManager } from '../../core/lease.js';
 
 export interface PostgresLeasesOptions {
   readonly connectionString: string;
@@ -27,14 +27,13 @@ export async function postgresLeases(options: PostgresLeasesOptions): Promise<Le
     application_name: options.applicationName ?? 'tworooms-lease',
   });
   await client.connect();
-  const held = new Map<string, () => void>();
+  const held = new HeldLeases();
   let ended = false;
   const end = async () => {
     if (ended) return;
     ended = true;
     clearInterval(heartbeat);
-    for (const lose of held.values()) lose();
-    held.clear();
+    held.loseAll();
     await client.end().catch(() => {});
   };
   client.on('error', () => void end());
@@ -53,24 +52,12 @@ export async function postgresLeases(options: PostgresLeasesOptions): Promise<Le
         [NAMESPACE, name],
       );
       if (!r.rows[0]?.ok) return undefined;
-      let lose!: () => void;
-      const lost = new Promise<void>((resolve) => {
-        lose = resolve;
+      return held.add(name, async () => {
+        if (!ended)
+          await client
+            .query('SELECT pg_advisory_unlock($1, hashtext($2))', [NAMESPACE, name])
+            .catch(() => {});
       });
-      held.set(name, lose);
-      return {
-        name,
-        lost,
-        async release() {
-          if (held.get(name) !== lose) return;
-          held.delete(name);
-          lose();
-          if (!ended)
-            await client
-              .query('SELECT pg_advisory_unlock($1, hashtext($2))', [NAMESPACE, name])
-              .catch(() => {});
-        },
-      } satisfies Lease;
     },
     close: end,
   };

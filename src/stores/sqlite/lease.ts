@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Lease, LeaseManager } from '../../core/lease.js';
+import { HeldLeases, type LeaseManager } from '../../core/lease.js';
 
 /** Another process already projects into this SQLite read DB. */
 export class ProjectorLockHeld extends Error {
@@ -32,32 +32,18 @@ export function sqliteProjectorLock(path: string): LeaseManager {
       );
     throw error;
   }
-  const held = new Map<string, () => void>();
+  const held = new HeldLeases();
   let closed = false;
   return {
     async tryAcquire(name) {
       if (closed) throw new Error('The projector lock is released.');
       if (held.has(name)) return undefined;
-      let lose!: () => void;
-      const lost = new Promise<void>((resolve) => {
-        lose = resolve;
-      });
-      held.set(name, lose);
-      return {
-        name,
-        lost,
-        async release() {
-          if (held.get(name) !== lose) return;
-          held.delete(name);
-          lose();
-        },
-      } satisfies Lease;
+      return held.add(name);
     },
     async close() {
       if (closed) return;
       closed = true;
-      for (const lose of held.values()) lose();
-      held.clear();
+      held.loseAll();
       db.exec('ROLLBACK');
       db.close();
     },
