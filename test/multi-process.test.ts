@@ -11,8 +11,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
-import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import {
@@ -25,13 +23,19 @@ import {
 import { openReadSide, openWriteSide } from '../src/main.js';
 import { shopProjections } from '../src/shop/query-handlers.js';
 import type { ProjectionDb } from '../src/shop/read-db.js';
-import { checkpointBucket } from '../src/stores/nats/index.js';
 import {
   createTestDatabase,
   postgresReachable,
   type TestDatabase,
 } from '../src/stores/postgres/test-db.js';
-import { eventually, NATS_URL, REDIS_URL, requireService, runId } from './stores/services.js';
+import {
+  eventually,
+  NATS_URL,
+  REDIS_URL,
+  removeProductionState,
+  requireService,
+  runId,
+} from './stores/services.js';
 
 const run = promisify(execFile);
 const CLI = join('dist', 'cli', 'main.js');
@@ -138,19 +142,7 @@ describe.skipIf(!up)('API nodes and projector workers as processes', () => {
     );
     await Promise.all(dbs.map((d) => d.drop()));
     if (dir) rmSync(dir, { recursive: true, force: true });
-    const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${cachePrefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    redis.disconnect();
-    const nc = await connect({ servers: NATS_URL.replace('nats://', '') });
-    const jsm = await nc.jetstreamManager();
-    for (const name of [stream, `KV_${checkpointBucket(stream)}`])
-      await jsm.streams.delete(name).catch(() => undefined);
-    await nc.close();
+    await removeProductionState(cachePrefix, stream);
   });
 
   // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field

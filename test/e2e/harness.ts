@@ -6,17 +6,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { loadConfig } from '../../src/config.js';
 import { createShop, type Shop } from '../../src/main.js';
-import { checkpointBucket, NatsRelay } from '../../src/stores/nats/index.js';
+import { NatsRelay } from '../../src/stores/nats/index.js';
 import {
   createTestDatabase,
   postgresReachable,
   type TestDatabase,
 } from '../../src/stores/postgres/test-db.js';
-import { NATS_URL, REDIS_URL, requireService, runId } from '../stores/services.js';
+import {
+  NATS_URL,
+  REDIS_URL,
+  removeProductionState,
+  requireService,
+  runId,
+} from '../stores/services.js';
 
 export type ReadMode = 'read-model' | 'write-db';
 export const READ_MODES: readonly ReadMode[] = ['read-model', 'write-db'];
@@ -157,19 +162,7 @@ async function productionServices(): Promise<{
     },
     async remove() {
       await Promise.all(dbs.map((db) => db.drop()));
-      const redis = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      redis.disconnect();
-      const nc = await connect({ servers: NATS_URL.replace('nats://', '') });
-      const jsm = await nc.jetstreamManager();
-      for (const name of [stream, `KV_${checkpointBucket(stream)}`])
-        await jsm.streams.delete(name).catch(() => undefined);
-      await nc.close();
+      await removeProductionState(prefix, stream);
     },
   };
 }

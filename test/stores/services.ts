@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { connect } from 'nats';
+import { checkpointBucket } from '../../src/stores/nats/index.js';
 
 export const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -41,5 +44,28 @@ export async function eventually<T>(
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Removes what a production-stack run left in Redis (keys under `prefix`) and NATS (`stream` and its relay checkpoint bucket). */
+export async function removeProductionState(prefix: string, stream: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  const nc = await connect({ servers: NATS_URL.replace('nats://', '') });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const name of [stream, `KV_${checkpointBucket(stream)}`])
+      await jsm.streams.delete(name).catch(() => undefined);
+  } finally {
+    await nc.close();
   }
 }
