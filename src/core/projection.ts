@@ -126,6 +126,11 @@ export interface ReadTx<H> {
 export interface ReadTransactOptions {
   /** Gives `tx.db` these table names: its SQL is rewritten by `renameTables(names)`. */
   readonly names?: TableNames;
+  /**
+   * The transaction creates schema (`CREATE … IF NOT EXISTS`): a store whose processes can race
+   * on it (PostgreSQL's catalog) runs such transactions one at a time across processes.
+   */
+  readonly schema?: boolean;
 }
 
 /** A checkpoint moved since the batch began: another projector runs the projection too. */
@@ -155,9 +160,12 @@ export interface ReadStore<H> {
 export function mapReadStore<H, H2>(store: ReadStore<H>, map: (db: H) => H2): ReadStore<H2> {
   return {
     setup: (projections) =>
-      store.transact(async (tx) => {
-        for (const p of projections) await p.setup?.(map(tx.db));
-      }),
+      store.transact(
+        async (tx) => {
+          for (const p of projections) await p.setup?.(map(tx.db));
+        },
+        { schema: true },
+      ),
     loadCheckpoints: () => store.loadCheckpoints(),
     close: () => store.close(),
     transact: (fn, options) =>

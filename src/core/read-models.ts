@@ -24,7 +24,10 @@ export async function setupReadModels<H>(
     const names = blueGreen
       ? namesOf(p as Projection<Event, unknown>, '', generationSuffix(generation))
       : undefined;
-    await store.transact((tx) => p.setup?.(tx.db), names ? { names } : {});
+    await store.transact(
+      (tx) => p.setup?.(tx.db),
+      names ? { names, schema: true } : { schema: true },
+    );
   }
   return checkpoints;
 }

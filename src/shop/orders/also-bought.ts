@@ -100,7 +100,7 @@ export function alsoBoughtJob(deps: {
 }) {
   const now = deps.now ?? Date.now;
   return {
-    setup: () => deps.readStore.transact(({ db }) => db.sql.exec(SETUP)),
+    setup: () => deps.readStore.transact(({ db }) => db.sql.exec(SETUP), { schema: true }),
     async run(productId: string): Promise<void> {
       const ids = await coPurchased(deps.writeDb, productId);
       await deps.readStore.transact(({ db }) =>

@@ -131,11 +131,12 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
   }
 
   async setup(projections: readonly Projection<Event, pg.PoolClient>[]): Promise<void> {
-    await this.transact(async (tx) => {
-      // Processes starting together create the same tables: one at a time (see withSetupLock).
-      await takeSetupLock(tx.db);
-      for (const p of projections) await p.setup?.(tx.db);
-    });
+    await this.transact(
+      async (tx) => {
+        for (const p of projections) await p.setup?.(tx.db);
+      },
+      { schema: true },
+    );
   }
 
   async loadCheckpoints(): Promise<ReadonlyMap<string, Checkpoint>> {
@@ -259,6 +260,8 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
       let broken: unknown;
       try {
         await client.query('BEGIN');
+        // Processes starting together create the same tables: one at a time (see withSetupLock).
+        if (options.schema) await takeSetupLock(client);
         const result = await fn({
           db: names && !isIdentity(names) ? renamedClient(client, names) : client,
           tables: this.tablesOn(client),
