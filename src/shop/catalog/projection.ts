@@ -277,15 +277,35 @@ const ADD_RATINGS = `rating_sum = rating_sum + ?, rating_count = rating_count + 
   rating_1 = rating_1 + ?, rating_2 = rating_2 + ?, rating_3 = rating_3 + ?,
   rating_4 = rating_4 + ?, rating_5 = rating_5 + ?`;
 
+/**
+ * What a batch of the catalog projection tells the cache once committed (`onApplied`): the
+ * products whose stock total moved while staying on the same side of zero. Listings show only
+ * `stockAvailable` (stock > 0), so for these the batch changed the product's own document (its
+ * `stock`) and no catalog page, search answer or related list.
+ */
+export interface CatalogApplied {
+  readonly availabilityKept: ReadonlySet<string>;
+}
+
 /** One UPDATE per product: its stock total, its last stock count's time, its new reviews. */
-async function flushProduct(sql: Sql, id: string, dirty: Dirty): Promise<void> {
+async function flushProduct(sql: Sql, id: string, dirty: Dirty, kept: Set<string>): Promise<void> {
   const sets: string[] = [];
   const params: unknown[] = [];
   if (dirty.stock.has(id)) {
-    sets.push(
-      'stock = COALESCE((SELECT SUM(units) FROM rm_catalog_stock WHERE product_id = ?), 0)',
+    // The total before this batch (the column is only written here) and after it.
+    const row = await sql.get<{ before: number | string; after: number | string }>(
+      `SELECT stock AS before,
+         COALESCE((SELECT SUM(units) FROM rm_catalog_stock WHERE product_id = ?), 0) AS after
+       FROM rm_catalog_products WHERE id = ?`,
+      [id, id],
     );
-    params.push(id);
+    if (row) {
+      const before = Number(row.before);
+      const after = Number(row.after);
+      sets.push('stock = ?');
+      params.push(after);
+      if (before > 0 === after > 0) kept.add(id);
+    }
   }
   const updated = dirty.updated.get(id);
   if (updated !== undefined) {
@@ -323,9 +343,10 @@ async function flushReviews(sql: Sql, id: string, added: readonly RecentReview[]
 }
 
 /** The once-per-batch writes: product documents, kept reviews, category counts. */
-async function flush(sql: Sql, dirty: Dirty): Promise<void> {
+async function flush(sql: Sql, dirty: Dirty): Promise<CatalogApplied> {
   const products = new Set([...dirty.stock, ...dirty.updated.keys(), ...dirty.ratings.keys()]);
-  for (const id of products) await flushProduct(sql, id, dirty);
+  const availabilityKept = new Set<string>();
+  for (const id of products) await flushProduct(sql, id, dirty, availabilityKept);
   for (const [id, added] of dirty.reviews) await flushReviews(sql, id, added);
   for (const id of dirty.categories) {
     await sql.run(
@@ -335,6 +356,7 @@ async function flush(sql: Sql, dirty: Dirty): Promise<void> {
       [id, id],
     );
   }
+  return { availabilityKept };
 }
 
 /**
@@ -382,6 +404,6 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
       reviews: new Map(),
     };
     for (const e of events) await applyOne(sql, e, dirty);
-    await flush(sql, dirty);
+    return flush(sql, dirty);
   },
 };
