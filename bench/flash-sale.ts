@@ -441,7 +441,8 @@ function mediansOf(perRound: readonly Metrics[]): Metrics {
     perRound.forEach((x, i) => {
       m[`${name}_r${i + 1}`] = x[name] ?? Number.NaN;
     });
-    m[`${name}_median`] = median(perRound.map((x) => x[name] ?? Number.NaN));
+    m[`${name}_median`] =
+      Math.round(median(perRound.map((x) => x[name] ?? Number.NaN)) * 1000) / 1000;
   }
   if (m['catalog_cached_rps'] !== undefined)
     m['catalog_fraction_of_ceiling'] = ratio(m['catalog_cached_rps'], m['ceiling_rps']);
