@@ -433,7 +433,7 @@ function mediansOf(perRound: readonly Metrics[]): Metrics {
     if (SUMMED.test(key)) m[key] = values.reduce((a, b) => a + b, 0);
     else {
       const finite = values.filter(Number.isFinite);
-      m[key] = finite.length > 0 ? median(finite) : Number.NaN;
+      m[key] = finite.length > 0 ? Math.round(median(finite) * 1000) / 1000 : Number.NaN;
     }
   }
   for (const [name, over, under] of RATIOS) {
