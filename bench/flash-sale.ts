@@ -370,6 +370,20 @@ function metricsOf(
     put(level, 'product', state, run.sale.streams['reads.detail']);
     put(level, 'search', state, run.sale.streams['reads.search']);
     put(level, 'write', state, run.sale.streams['writes']);
+    // Level 2: the share of each kind of read answered from the cache, and a miss's p99.
+    for (const [stream, kind] of [
+      ['catalog', 'catalog'],
+      ['product', 'detail'],
+      ['search', 'search'],
+    ] as const) {
+      const hits = run.sale.streams[`reads.${kind}.cache`];
+      const misses = run.sale.streams[`reads.${kind}.read-model`];
+      if (!hits && !misses) continue;
+      const [h, n] = [hits?.count ?? 0, misses?.count ?? 0];
+      m[`${level}_${stream}_cache_share_${state}`] = round2((100 * h) / (h + n)) / 100;
+      if (misses) m[`${level}_${stream}_miss_p99_ms_${state}`] = misses.p99;
+      if (hits) m[`${level}_${stream}_hit_p99_ms_${state}`] = hits.p99;
+    }
     const w = run.sale.streams['writes.order'];
     if (w) m[`${level}_orders_sold_out_${state}`] = w.soldOut;
     if (run.audit) {
