@@ -17,8 +17,8 @@ export class CatalogCacheTags {
   private readonly categoryOf = new Map<string, string>();
 
   /** The documents whose related list may change with this product: its category's, or all. */
-  private relatedOf(productId: string): string {
-    const category = this.categoryOf.get(productId);
+  private relatedOf(productId: string, applied: CatalogApplied | undefined): string {
+    const category = applied?.categoryOf.get(productId) ?? this.categoryOf.get(productId);
     return category ? `related:${category}` : 'docs';
   }
 
@@ -55,14 +55,15 @@ export class CatalogCacheTags {
         case 'ProductActivated':
         case 'ProductDeactivated': {
           tags.add(`product:${e.data.productId}`).add('category:*');
-          const category = this.categoryOf.get(e.data.productId);
+          const category =
+            applied?.categoryOf.get(e.data.productId) ?? this.categoryOf.get(e.data.productId);
           tags.add(category ? `category:${category}` : 'pages');
-          tags.add(this.relatedOf(e.data.productId));
+          tags.add(this.relatedOf(e.data.productId, applied));
           break;
         }
         case 'ReviewCreated':
           // The rating orders the related lists of the product's category.
-          tags.add(`product:${e.data.productId}`).add(this.relatedOf(e.data.productId));
+          tags.add(`product:${e.data.productId}`).add(this.relatedOf(e.data.productId, applied));
           break;
         case 'ProductPriceUpdated':
           tags.add(`product:${e.data.productId}`);
@@ -80,6 +81,9 @@ export class CatalogCacheTags {
           break;
       }
     }
+    // What the read model said after the batch holds for the next batches too.
+    for (const [product, category] of applied?.categoryOf ?? [])
+      this.categoryOf.set(product, category);
     return [...tags];
   }
 }

@@ -91,6 +91,8 @@ interface Dirty {
   readonly ratings: Map<string, RatingDelta>;
   /** The batch's newest reviews per product, newest first, at most RECENT_REVIEWS. */
   readonly reviews: Map<string, RecentReview[]>;
+  /** The category of each product (de)activated or reviewed, for `CatalogApplied`. */
+  readonly categoryOf: Map<string, string>;
 }
 
 async function categoryOf(sql: Sql, productId: string): Promise<string | undefined> {
@@ -130,7 +132,10 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
 
 async function setActive(sql: Sql, productId: string, active: 0 | 1, at: string, dirty: Dirty) {
   const category = await categoryOf(sql, productId);
-  if (category !== undefined) dirty.categories.add(category);
+  if (category !== undefined) {
+    dirty.categories.add(category);
+    dirty.categoryOf.set(productId, category);
+  }
   dirty.updated.delete(productId);
   await sql.run('UPDATE rm_catalog_products SET active = ?, updated_at = ? WHERE id = ?', [
     active,
@@ -285,6 +290,12 @@ const ADD_RATINGS = `rating_sum = rating_sum + ?, rating_count = rating_count + 
  */
 export interface CatalogApplied {
   readonly availabilityKept: ReadonlySet<string>;
+  /**
+   * The category of each product the batch (de)activated or reviewed, as the read model has it
+   * after the batch: whose related lists (and pages) to drop, even in a process that never saw
+   * the product's `ProductAdded` (started after it).
+   */
+  readonly categoryOf: ReadonlyMap<string, string>;
 }
 
 /** One UPDATE per product: its stock total, its last stock count's time, its new reviews. */
@@ -314,6 +325,8 @@ async function flushProduct(sql: Sql, id: string, dirty: Dirty, kept: Set<string
   }
   const delta = dirty.ratings.get(id);
   if (delta) {
+    const category = await categoryOf(sql, id);
+    if (category !== undefined) dirty.categoryOf.set(id, category);
     sets.push(ADD_RATINGS);
     params.push(delta.sum, delta.count, delta.sum, delta.count, ...delta.stars);
   }
@@ -356,7 +369,7 @@ async function flush(sql: Sql, dirty: Dirty): Promise<CatalogApplied> {
       [id, id],
     );
   }
-  return { availabilityKept };
+  return { availabilityKept, categoryOf: dirty.categoryOf };
 }
 
 /**
@@ -402,6 +415,7 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
       updated: new Map(),
       ratings: new Map(),
       reviews: new Map(),
+      categoryOf: new Map(),
     };
     for (const e of events) await applyOne(sql, e, dirty);
     return flush(sql, dirty);
