@@ -35,6 +35,8 @@ interface Settings {
   ceilingRounds: number;
   connections: number;
   readThreads: number;
+  /** Rounds of the four runs (interleaved), figures reported as medians over rounds. */
+  rounds: number;
   chart: string | undefined;
 }
 
@@ -65,6 +67,7 @@ const FLAGS = [
   'rate',
   'stack',
   'read-threads',
+  'rounds',
 ];
 
 export function settingsOf(o: BenchOptions): Settings {
@@ -91,6 +94,7 @@ export function settingsOf(o: BenchOptions): Settings {
     ceilingRounds: q ? 1 : 3,
     connections: 64,
     readThreads: count(o.args, 'read-threads', 2, 0),
+    rounds: count(o.args, 'rounds', q ? 1 : 3),
     chart: q ? undefined : 'docs/flash-sale.svg',
   };
 }
@@ -148,7 +152,7 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
   const stack = openStack(s.stack);
   const adminToken = randomBytes(18).toString('base64url');
   const withToken = (env: Record<string, string>) => ({ ...env, TWOROOMS_ADMIN_TOKEN: adminToken });
-  const runs: Partial<Record<RunName, RunFigures>> = {};
+  const rounds: Partial<Record<RunName, RunFigures>>[] = [];
   try {
     await stack.prepare();
     log(
@@ -172,9 +176,21 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
     const writes = writeRequests(catalog, s.writes);
     let rate: Rate | undefined;
     const capacity: Partial<Record<Level, number>> = {};
-    for (const level of ['l1', 'l2'] as const) {
+    // Rounds of the four runs, the level order alternating (l1 first, then l2 first, …) so that
+    // a drift of the shared machine's load does not always fall on the same level. The read
+    // capacity, the order throughput and the ceiling are measured in the first round only.
+    const schedule = Array.from({ length: s.rounds }, (_, round) =>
+      (round % 2 === 0 ? (['l1', 'l2'] as const) : (['l2', 'l1'] as const)).map(
+        (level) => [round, level] as const,
+      ),
+    ).flat();
+    for (const [round, level] of schedule) {
+      rounds[round] ??= {};
+      const runs = rounds[round];
+      const first = round === 0;
       for (const loaded of [false, true]) {
         const name: RunName = `${level}_${loaded ? 'loaded' : 'idle'}`;
+        const label = s.rounds > 1 ? `round ${round + 1}/${s.rounds}: ${name}` : name;
         const copy = await stack.copy(name);
         try {
           const server = await startServer(
@@ -187,7 +203,7 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
           );
           try {
             if (level === 'l2') await caughtUp(server.url, adminToken);
-            if (!loaded) {
+            if (!loaded && first) {
               // Closed loop: how many reads/s this level serves at most, idle. Level 1's figure
               // sets the sale's read rate (unless --rate), so level 1 starts healthy.
               log(`${level} read capacity (closed loop)…`);
@@ -222,9 +238,9 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
             const streams: OpenStream[] = [{ name: 'reads', ratePerS: r.reads, requests: reads }];
             if (loaded && r.writes > 0)
               streams.push({ name: 'writes', ratePerS: r.writes, requests: writes });
-            log(`${name}…`);
+            log(`${label}…`);
             const figures: RunFigures = { sale: await open(streams, r.seconds * 1000) };
-            if (level === 'l2' && loaded) {
+            if (level === 'l2' && loaded && first) {
               // Fresh stock first: the sale's stock counts and orders have emptied the hottest
               // products, and this phase measures placements, not refusals.
               await setStock(server.url, adminToken, catalog.hot, ORDER_PHASE_UNITS);
@@ -239,7 +255,7 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
                 timeoutMs: 10_000,
               });
             }
-            if (level === 'l2' && !loaded)
+            if (level === 'l2' && !loaded && first)
               Object.assign(figures, await ceilingPhases(server.url, catalog, s));
             runs[name] = figures;
           } finally {
@@ -252,9 +268,11 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
       }
     }
     const r = rate!;
-    const metrics = metricsOf(runs, s, seedSeconds, r, capacity);
-    if (s.chart) writeChart(s.chart, runs, s, r);
-    printRuns(runs);
+    const metrics = mediansOf(rounds.map((runs) => metricsOf(runs, s, seedSeconds, r, capacity)));
+    if (s.chart) writeChart(s.chart, rounds[0]!, s, r);
+    rounds.forEach((runs, i) => {
+      printRuns(runs, s.rounds > 1 ? ` (round ${i + 1} of ${s.rounds})` : '');
+    });
     return metrics;
   } finally {
     await stack.cleanup();
@@ -352,6 +370,20 @@ function metricsOf(
     put(level, 'product', state, run.sale.streams['reads.detail']);
     put(level, 'search', state, run.sale.streams['reads.search']);
     put(level, 'write', state, run.sale.streams['writes']);
+    // Level 2: the share of each kind of read answered from the cache, and a miss's p99.
+    for (const [stream, kind] of [
+      ['catalog', 'catalog'],
+      ['product', 'detail'],
+      ['search', 'search'],
+    ] as const) {
+      const hits = run.sale.streams[`reads.${kind}.cache`];
+      const misses = run.sale.streams[`reads.${kind}.read-model`];
+      if (!hits && !misses) continue;
+      const [h, n] = [hits?.count ?? 0, misses?.count ?? 0];
+      m[`${level}_${stream}_cache_share_${state}`] = round2((100 * h) / (h + n)) / 100;
+      if (misses) m[`${level}_${stream}_miss_p99_ms_${state}`] = misses.p99;
+      if (hits) m[`${level}_${stream}_hit_p99_ms_${state}`] = hits.p99;
+    }
     const w = run.sale.streams['writes.order'];
     if (w) m[`${level}_orders_sold_out_${state}`] = w.soldOut;
     if (run.audit) {
@@ -391,6 +423,46 @@ function metricsOf(
   return m;
 }
 
+/** Figures where a round's failure must show, whatever the other rounds: summed, not medians. */
+const SUMMED = /(_errors(_idle|_loaded)?|oversold_units|_mismatch_units)$/;
+/** The ratios the issue's targets name, per stream (recomputed from the medians). */
+const RATIOS: [string, string, string][] = ['read', 'catalog', 'product', 'search'].flatMap(
+  (stream): [string, string, string][] => [
+    [`l1_vs_l2_${stream}_p99_loaded`, `l1_${stream}_p99_ms_loaded`, `l2_${stream}_p99_ms_loaded`],
+    [`l2_${stream}_p99_loaded_vs_idle`, `l2_${stream}_p99_ms_loaded`, `l2_${stream}_p99_ms_idle`],
+  ],
+);
+
+/**
+ * One round's figures as they are; several rounds' as the median of each figure over the rounds
+ * (errors, oversold and mismatched units summed), the target ratios as the ratio of the medians,
+ * with each round's ratio beside them (`<ratio>_r1`, …) and their median (`<ratio>_median`).
+ */
+function mediansOf(perRound: readonly Metrics[]): Metrics {
+  if (perRound.length === 1) return perRound[0]!;
+  const m: Metrics = { rounds: perRound.length };
+  const keys = new Set(perRound.flatMap((x) => Object.keys(x)));
+  for (const key of keys) {
+    const values = perRound.map((x) => x[key]).filter((v): v is number => v !== undefined);
+    if (SUMMED.test(key)) m[key] = values.reduce((a, b) => a + b, 0);
+    else {
+      const finite = values.filter(Number.isFinite);
+      m[key] = finite.length > 0 ? Math.round(median(finite) * 1000) / 1000 : Number.NaN;
+    }
+  }
+  for (const [name, over, under] of RATIOS) {
+    m[name] = ratio(m[over], m[under]);
+    perRound.forEach((x, i) => {
+      m[`${name}_r${i + 1}`] = x[name] ?? Number.NaN;
+    });
+    m[`${name}_median`] =
+      Math.round(median(perRound.map((x) => x[name] ?? Number.NaN)) * 1000) / 1000;
+  }
+  if (m['catalog_cached_rps'] !== undefined)
+    m['catalog_fraction_of_ceiling'] = ratio(m['catalog_cached_rps'], m['ceiling_rps']);
+  return m;
+}
+
 const LABELS: Record<RunName, [string, string]> = {
   l1_idle: ['level 1, no writes', '#f4a582'],
   l1_loaded: ['level 1, during the sale', '#ca0020'],
@@ -416,7 +488,7 @@ function writeChart(
   console.log(`  → ${file}`);
 }
 
-function printRuns(runs: Partial<Record<RunName, RunFigures>>) {
+function printRuns(runs: Partial<Record<RunName, RunFigures>>, round: string) {
   const rows: string[][] = [
     ['run', 'stream', 'ok/s', 'p50', 'p95', 'p99', 'max', 'errors', 'sold out'],
   ];
@@ -445,7 +517,7 @@ function printRuns(runs: Partial<Record<RunName, RunFigures>>) {
   const widths = rows[0]!.map((_, i) =>
     Math.max(...rows.filter((r) => r.length > 2).map((r) => (r[i] ?? '').length)),
   );
-  console.log('\nflash-sale runs (latencies in ms, from the scheduled send time)');
+  console.log(`\nflash-sale runs${round} (latencies in ms, from the scheduled send time)`);
   for (const r of rows)
     console.log(
       r.length > 2

@@ -29,6 +29,7 @@ const valued = new Set([
   '--rate',
   '--stack',
   '--read-threads',
+  '--rounds',
 ]);
 const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
 const flags = args.filter((a) => !names.includes(a));

@@ -8,6 +8,7 @@ import type { ProjectionStatus } from './core/index.js';
 import type { JobQueue } from './core/jobs.js';
 import type { ReadSide, ShopCache, WriteSide } from './main-stores.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
+import type { CatalogApplied } from './shop/catalog/projection.js';
 import { ALSO_BOUGHT_JOB, alsoBoughtJob, alsoBoughtTriggers } from './shop/orders/also-bought.js';
 
 /** The admin token: from the environment, or made once and kept in the data directory. */
@@ -64,8 +65,14 @@ export function shopProjectionHooks(deps: {
   const warn = (what: string) => (error: unknown) =>
     console.warn(`tworooms: ${what}: ${errorMessage(error)}`);
   return {
-    onApplied(name: string, events: Parameters<CatalogCacheTags['tagsFor']>[0]): void {
-      if (name === 'catalog' && cache) void cache.invalidate(tags.tagsFor(events));
+    onApplied(
+      name: string,
+      events: Parameters<CatalogCacheTags['tagsFor']>[0],
+      applied?: unknown,
+    ): void {
+      // The catalog projection reports which stock changes left every listing as it was.
+      if (name === 'catalog' && cache)
+        void cache.invalidate(tags.tagsFor(events, applied as CatalogApplied | undefined));
       // Search answers: once the search projection has applied what changes which products match.
       if (name === 'search' && cache) void cache.invalidate(searchTagsFor(events));
       if (name === 'orders' && jobs)

@@ -15,19 +15,36 @@ const REQUIRED = [
 ];
 
 describe('npm run bench -- flash-sale (smoke)', () => {
-  it('runs the four runs, the ceiling and the orders phase, and nothing oversells', async () => {
+  it('runs two rounds of the four runs, the ceiling and the orders phase, and nothing oversells', async () => {
     expect(existsSync('dist/cli/main.js'), 'run `npm run build` first').toBe(true);
     const metrics = await flashSaleBench({
       quick: true,
       peer: false,
-      args: ['--quick', '--products', '200', '--reads', '200', '--writes', '40', '--seconds', '1'],
+      args: [
+        '--quick',
+        '--products',
+        '200',
+        '--reads',
+        '200',
+        '--writes',
+        '40',
+        '--seconds',
+        '1',
+        '--rounds',
+        '2',
+      ],
     });
     for (const key of REQUIRED) expect(Number.isFinite(metrics[key]), key).toBe(true);
     expect(metrics['oversold_units']).toBe(0);
     expect(metrics['l1_stock_mismatch_units']).toBe(0);
     expect(metrics['l2_stock_mismatch_units']).toBe(0);
     expect(metrics['orders_per_s']).toBeGreaterThan(0);
-  }, 180_000);
+    // Two rounds: medians, with each round's target ratios beside them.
+    expect(metrics['rounds']).toBe(2);
+    for (const key of ['l1_vs_l2_catalog_p99_loaded', 'l2_catalog_p99_loaded_vs_idle'])
+      for (const suffix of ['', '_r1', '_r2', '_median'])
+        expect(Number.isFinite(metrics[`${key}${suffix}`]), `${key}${suffix}`).toBe(true);
+  }, 240_000);
 
   it('refuses an unknown option with a clear message', async () => {
     await expect(

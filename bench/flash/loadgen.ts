@@ -239,11 +239,16 @@ async function runOpen(plan: Extract<LoadPlan, { mode: 'open' }>): Promise<LoadR
       const a = await http_.send(req, due + plan.timeoutMs);
       const took = performance.now() - due;
       const outcome = outcomeOf(req, a, took > plan.timeoutMs);
-      rec.record(
-        took * 1000,
-        outcome,
-        `${a.status} after ${Math.round(took)} ms ${a.body.slice(0, 160)}`,
-      );
+      const detail = `${a.status} after ${Math.round(took)} ms ${a.body.slice(0, 160)}`;
+      rec.record(took * 1000, outcome, detail);
+      // Also by where the answer came from (`reads.catalog.cache`, `reads.catalog.read-model`…):
+      // a cache hit's latency apart from a miss's.
+      const source = a.headers['x-read-source'];
+      if (typeof source === 'string') {
+        const bySource = `${byKind}.${source}`;
+        recorders[bySource] ??= new Recorder();
+        recorders[bySource].record(took * 1000, outcome, detail);
+      }
       if (plan.probeLag && req.probeProduct && outcome === 'ok') {
         const { position } = JSON.parse(a.body) as { position: string };
         track(probe(req.probeProduct, position));

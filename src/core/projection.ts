@@ -37,6 +37,10 @@ export interface Projection<E extends Event = Event, H = unknown> {
   setup?(db: H): unknown;
   /** Empties the read model (for a rebuild from position 0). */
   reset?(db: H): unknown;
+  /**
+   * Applies a batch. What it returns is handed to the projector's `onApplied` once the batch
+   * has committed (e.g. which rows' shown figures changed, for a precise cache invalidation).
+   */
   apply(events: readonly RecordedEvent<E>[], db: H): unknown;
 }
 

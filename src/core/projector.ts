@@ -47,10 +47,15 @@ export interface ProjectorOptions<H> {
    */
   readonly pollMs?: number;
   /**
-   * Called after each committed batch with the events the projection applied: the hook for
+   * Called after each committed batch with the events the projection applied and what its
+   * `apply` returned for that batch (e.g. which products' listed figures changed): the hook for
    * work that must follow the read model, never precede it (e.g. cache invalidation).
    */
-  readonly onApplied?: (projection: string, events: readonly RecordedEvent[]) => void;
+  readonly onApplied?: (
+    projection: string,
+    events: readonly RecordedEvent[],
+    applied?: unknown,
+  ) => void;
   /** Told about each failed attempt (for logs). */
   readonly onError?: (projection: string, error: unknown, attempt: number) => void;
   /**
@@ -265,9 +270,11 @@ export class Projector<H> implements ProgressSource {
       }
       try {
         const names = this.liveNames(runner);
+        let applied: unknown;
         await store.transact(
           async (tx) => {
-            if (read.events.length > 0) await projection.apply(read.events, tx.db);
+            applied = undefined; // a retried transaction reports its own attempt only
+            if (read.events.length > 0) applied = await projection.apply(read.events, tx.db);
             await tx.saveCheckpoint(
               this.checkpointOf(runner, read.coveredTo, 'running'),
               runner.position,
@@ -278,7 +285,7 @@ export class Projector<H> implements ProgressSource {
         runner.position = read.coveredTo;
         runner.applied += read.events.length;
         runner.attempts = 0;
-        if (read.events.length > 0) this.options.onApplied?.(projection.name, read.events);
+        if (read.events.length > 0) this.options.onApplied?.(projection.name, read.events, applied);
         // A short batch reached the head the read saw: the projection is live.
         runner.state = read.events.length < limit ? 'live' : 'catching_up';
         this.emit();

@@ -1,10 +1,12 @@
 import type { RecordedEvent } from '../core/messages.js';
+import type { CatalogApplied } from './catalog/projection.js';
 import type { ShopEvent } from './events.js';
 import type { ListingPage, ProductDetailView } from './queries.js';
 
 /**
  * Which cached answers an event makes stale, as tags: `product:<id>` (every page and document
- * that shows the product), `category:<id>` (the pages of a category whose membership or order
+ * that shows the product), `stock:<id>` (what shows its unit count: its own document only;
+ * listings show `stockAvailable`), `category:<id>` (the pages of a category whose membership or order
  * changed; `category:*` is the all-products listing), `related:<id>` (the documents of a
  * category's products, whose related list — the best rated others of the category — changes with
  * the category's membership, names and ratings; `docs` when the category is unknown). Precise on
@@ -15,12 +17,18 @@ export class CatalogCacheTags {
   private readonly categoryOf = new Map<string, string>();
 
   /** The documents whose related list may change with this product: its category's, or all. */
-  private relatedOf(productId: string): string {
-    const category = this.categoryOf.get(productId);
+  private relatedOf(productId: string, applied: CatalogApplied | undefined): string {
+    const category = applied?.categoryOf.get(productId) ?? this.categoryOf.get(productId);
     return category ? `related:${category}` : 'docs';
   }
 
-  tagsFor(events: readonly RecordedEvent[]): string[] {
+  /**
+   * The tags of a batch of events. With what the catalog projection reported for that batch
+   * (`applied`), a stock change that left the product's availability as it was drops only its
+   * document (`stock:<id>`); without it (e.g. raw events heard from the bus), every listing of
+   * the product (`product:<id>`).
+   */
+  tagsFor(events: readonly RecordedEvent[], applied?: CatalogApplied): string[] {
     const tags = new Set<string>();
     for (const e of events as readonly RecordedEvent<ShopEvent>[]) {
       switch (e.type) {
@@ -47,25 +55,35 @@ export class CatalogCacheTags {
         case 'ProductActivated':
         case 'ProductDeactivated': {
           tags.add(`product:${e.data.productId}`).add('category:*');
-          const category = this.categoryOf.get(e.data.productId);
+          const category =
+            applied?.categoryOf.get(e.data.productId) ?? this.categoryOf.get(e.data.productId);
           tags.add(category ? `category:${category}` : 'pages');
-          tags.add(this.relatedOf(e.data.productId));
+          tags.add(this.relatedOf(e.data.productId, applied));
           break;
         }
         case 'ReviewCreated':
           // The rating orders the related lists of the product's category.
-          tags.add(`product:${e.data.productId}`).add(this.relatedOf(e.data.productId));
+          tags.add(`product:${e.data.productId}`).add(this.relatedOf(e.data.productId, applied));
           break;
         case 'ProductPriceUpdated':
+          tags.add(`product:${e.data.productId}`);
+          break;
         case 'StockLevelSet':
         case 'StockReserved':
         case 'StockReleased':
-          tags.add(`product:${e.data.productId}`);
+          tags.add(
+            applied?.availabilityKept.has(e.data.productId)
+              ? `stock:${e.data.productId}`
+              : `product:${e.data.productId}`,
+          );
           break;
         default:
           break;
       }
     }
+    // What the read model said after the batch holds for the next batches too.
+    for (const [product, category] of applied?.categoryOf ?? [])
+      this.categoryOf.set(product, category);
     return [...tags];
   }
 }
@@ -103,6 +121,7 @@ export const productKey = (productId: string) => `product:${productId}`;
 export const productTags = (productId: string, answer: ProductDetailView) => [
   'docs',
   `product:${productId}`,
+  `stock:${productId}`,
   `related:${answer.categoryId}`,
   ...answer.related.map((r) => `product:${r.id}`),
 ];

@@ -388,6 +388,142 @@ describe.each(MODES)('consistency tokens and cache (%s, %s)', (mode, stack) => {
     expect(expectQuery(added).total).toBe(3);
   });
 
+  it('cache (read-model mode): a stock change that keeps a product available drops only its document; one that empties or refills it drops every listing', async () => {
+    if (mode === 'write-db') return; // no cache
+    const tea = await m.category('Tea');
+    const sencha = await m.product({
+      sku: 'SENCHA',
+      name: 'Sencha',
+      categoryId: tea,
+      priceCents: 900,
+    });
+    const assam = await m.product({
+      sku: 'ASSAM',
+      name: 'Assam',
+      categoryId: tea,
+      priceCents: 700,
+    });
+    await m.stock(sencha, 3);
+    await m.stock(assam, 5);
+    const buyer = await t.customer('Tea lover');
+    let settles = 0;
+    // Every projection has the last write (a never-cached word: search and catalog caught up).
+    const settled = async (position: string) => {
+      expectQuery(await t.read(`/api/search?q=steep${++settles}&after=${position}`));
+      expectQuery(await t.read(`/api/categories?after=${position}`));
+    };
+    const paths = {
+      page: `/api/catalog?category=${tea}`,
+      search: '/api/search?q=sencha',
+      senchaDoc: `/api/products/${sencha}`,
+      assamDoc: `/api/products/${assam}`, // lists Sencha among its related products
+    };
+    const sources = async () => {
+      const out: Record<string, string | null> = {};
+      for (const [name, path] of Object.entries(paths)) {
+        const r = await t.request('GET', path);
+        expectQuery(r);
+        out[name] = sourceOf(r);
+      }
+      return out;
+    };
+    const check = async () => {
+      expect(expectQuery(await t.request('GET', paths.page))).toEqual(m.page(tea));
+      expect(expectQuery(await t.request('GET', paths.search)).items).toEqual([m.item(sencha)]);
+      expect(expectQuery(await t.request('GET', paths.senchaDoc))).toEqual({
+        ...m.detail(sencha),
+        recentReviews: [],
+      });
+      expect(expectQuery(await t.request('GET', paths.assamDoc))).toEqual({
+        ...m.detail(assam),
+        recentReviews: [],
+      });
+    };
+    const order = async (quantity: number) => {
+      const r = await placeOrder(t, buyer.token, [{ productId: sencha, quantity }]);
+      const position = expectCommand(r, 201).position;
+      return { orderId: r.body.orderId, taken: m.take(sencha, quantity), position };
+    };
+    await settled(t.lastPosition);
+    await sources();
+    expect(await sources()).toEqual({
+      page: 'cache',
+      search: 'cache',
+      senchaDoc: 'cache',
+      assamDoc: 'cache',
+    });
+
+    // 3 → 2 units: every listing still says "available"; only Sencha's own document shows units.
+    const first = await order(1);
+    await settled(first.position);
+    expect(await sources()).toEqual({
+      page: 'cache',
+      search: 'cache',
+      senchaDoc: 'read-model',
+      assamDoc: 'cache',
+    });
+    await check();
+    expect(expectQuery(await t.request('GET', paths.senchaDoc)).stock).toBe(2);
+    // A consistency token newer than the kept page is still answered fresh, from the read model.
+    const fresh = await t.request('GET', `${paths.page}&after=${first.position}`);
+    expect(sourceOf(fresh)).toBe('read-model');
+    expect(positionOf(fresh)).toBeGreaterThanOrEqual(BigInt(first.position));
+    expect(expectQuery(fresh)).toEqual(m.page(tea));
+
+    // 2 → 0: sold out shows on every listing of Sencha.
+    const second = await order(2);
+    await settled(second.position);
+    expect(await sources()).toEqual({
+      page: 'read-model',
+      search: 'read-model',
+      senchaDoc: 'read-model',
+      assamDoc: 'read-model',
+    });
+    await check();
+    expect(m.item(sencha).stockAvailable).toBe(false);
+
+    // 0 → 4 (a stock count): available again everywhere.
+    await settled(await m.stock(sencha, 4));
+    expect(await sources()).toEqual({
+      page: 'read-model',
+      search: 'read-model',
+      senchaDoc: 'read-model',
+      assamDoc: 'read-model',
+    });
+    await check();
+    expect(m.item(sencha).stockAvailable).toBe(true);
+
+    // 4 → 6 (a stock count) and a cancelled order giving units back: listings kept.
+    await settled(await m.stock(sencha, 6));
+    expect(await sources()).toMatchObject({
+      page: 'cache',
+      search: 'cache',
+      senchaDoc: 'read-model',
+    });
+    const cancelled = await t.request('POST', `/api/orders/${second.orderId}/cancel`, {
+      token: buyer.token,
+    });
+    m.release(sencha, second.taken);
+    await settled(expectCommand(cancelled, 200).position);
+    expect(await sources()).toMatchObject({
+      page: 'cache',
+      search: 'cache',
+      senchaDoc: 'read-model',
+    });
+    await check();
+    expect(expectQuery(await t.request('GET', paths.senchaDoc)).stock).toBe(8);
+
+    // A price change is shown by every listing.
+    await settled(await m.price(sencha, 950));
+    expect(await sources()).toEqual({
+      page: 'read-model',
+      search: 'read-model',
+      senchaDoc: 'read-model',
+      assamDoc: 'read-model',
+    });
+    await check();
+  });
+
   it('a read model that cannot reach the token answers X-Read-Model-Stale: true; ?fallback=write-db answers fresh', async () => {
     const doc = `/api/products/${apple}`;
     const page = `/api/catalog?category=${fruit}`;

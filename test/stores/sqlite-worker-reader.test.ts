@@ -68,6 +68,31 @@ describe('sqliteWorkerSql', () => {
     expect(await reader.get('SELECT count(*) AS n FROM t')).toEqual({ n: 500 });
   });
 
+  it('sends a statement to the thread with the least expected work, not behind a slow one', async () => {
+    const two = sqliteWorkerSql(join(dir, 'r.db'), 2);
+    try {
+      const slow = () =>
+        two.get<{ n: number }>(
+          'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) AS n FROM c',
+          [2_000_000],
+        );
+      const fast = (id: number) => two.get('SELECT name FROM t WHERE id = ?', [id]);
+      expect(await slow()).toEqual({ n: 2_000_000 }); // its cost is learned
+      await fast(1);
+      const done: string[] = [];
+      // One statement in flight on each thread: the slow one, and a fast one…
+      const a = slow().then(() => done.push('slow'));
+      const b = fast(2).then(() => done.push('fast 1'));
+      // …then another fast one: by count of statements both threads are equally busy, by
+      // expected work the second thread is free at once.
+      const c = fast(3).then(() => done.push('fast 2'));
+      await Promise.all([a, b, c]);
+      expect(done).toEqual(['fast 1', 'fast 2', 'slow']);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('refuses a thread count below 1, and every call once closed', async () => {
     expect(() => sqliteWorkerSql(join(dir, 'r.db'), 0)).toThrow(/threads/);
     const other = sqliteWorkerSql(join(dir, 'r.db'), 1);

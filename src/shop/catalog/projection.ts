@@ -91,6 +91,8 @@ interface Dirty {
   readonly ratings: Map<string, RatingDelta>;
   /** The batch's newest reviews per product, newest first, at most RECENT_REVIEWS. */
   readonly reviews: Map<string, RecentReview[]>;
+  /** The category of each product (de)activated or reviewed, for `CatalogApplied`. */
+  readonly categoryOf: Map<string, string>;
 }
 
 async function categoryOf(sql: Sql, productId: string): Promise<string | undefined> {
@@ -130,7 +132,10 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
 
 async function setActive(sql: Sql, productId: string, active: 0 | 1, at: string, dirty: Dirty) {
   const category = await categoryOf(sql, productId);
-  if (category !== undefined) dirty.categories.add(category);
+  if (category !== undefined) {
+    dirty.categories.add(category);
+    dirty.categoryOf.set(productId, category);
+  }
   dirty.updated.delete(productId);
   await sql.run('UPDATE rm_catalog_products SET active = ?, updated_at = ? WHERE id = ?', [
     active,
@@ -277,15 +282,41 @@ const ADD_RATINGS = `rating_sum = rating_sum + ?, rating_count = rating_count + 
   rating_1 = rating_1 + ?, rating_2 = rating_2 + ?, rating_3 = rating_3 + ?,
   rating_4 = rating_4 + ?, rating_5 = rating_5 + ?`;
 
+/**
+ * What a batch of the catalog projection tells the cache once committed (`onApplied`): the
+ * products whose stock total moved while staying on the same side of zero. Listings show only
+ * `stockAvailable` (stock > 0), so for these the batch changed the product's own document (its
+ * `stock`) and no catalog page, search answer or related list.
+ */
+export interface CatalogApplied {
+  readonly availabilityKept: ReadonlySet<string>;
+  /**
+   * The category of each product the batch (de)activated or reviewed, as the read model has it
+   * after the batch: whose related lists (and pages) to drop, even in a process that never saw
+   * the product's `ProductAdded` (started after it).
+   */
+  readonly categoryOf: ReadonlyMap<string, string>;
+}
+
 /** One UPDATE per product: its stock total, its last stock count's time, its new reviews. */
-async function flushProduct(sql: Sql, id: string, dirty: Dirty): Promise<void> {
+async function flushProduct(sql: Sql, id: string, dirty: Dirty, kept: Set<string>): Promise<void> {
   const sets: string[] = [];
   const params: unknown[] = [];
   if (dirty.stock.has(id)) {
-    sets.push(
-      'stock = COALESCE((SELECT SUM(units) FROM rm_catalog_stock WHERE product_id = ?), 0)',
+    // The total before this batch (the column is only written here) and after it.
+    const row = await sql.get<{ before: number | string; after: number | string }>(
+      `SELECT stock AS before,
+         COALESCE((SELECT SUM(units) FROM rm_catalog_stock WHERE product_id = ?), 0) AS after
+       FROM rm_catalog_products WHERE id = ?`,
+      [id, id],
     );
-    params.push(id);
+    if (row) {
+      const before = Number(row.before);
+      const after = Number(row.after);
+      sets.push('stock = ?');
+      params.push(after);
+      if (before > 0 === after > 0) kept.add(id);
+    }
   }
   const updated = dirty.updated.get(id);
   if (updated !== undefined) {
@@ -294,6 +325,8 @@ async function flushProduct(sql: Sql, id: string, dirty: Dirty): Promise<void> {
   }
   const delta = dirty.ratings.get(id);
   if (delta) {
+    const category = await categoryOf(sql, id);
+    if (category !== undefined) dirty.categoryOf.set(id, category);
     sets.push(ADD_RATINGS);
     params.push(delta.sum, delta.count, delta.sum, delta.count, ...delta.stars);
   }
@@ -323,9 +356,10 @@ async function flushReviews(sql: Sql, id: string, added: readonly RecentReview[]
 }
 
 /** The once-per-batch writes: product documents, kept reviews, category counts. */
-async function flush(sql: Sql, dirty: Dirty): Promise<void> {
+async function flush(sql: Sql, dirty: Dirty): Promise<CatalogApplied> {
   const products = new Set([...dirty.stock, ...dirty.updated.keys(), ...dirty.ratings.keys()]);
-  for (const id of products) await flushProduct(sql, id, dirty);
+  const availabilityKept = new Set<string>();
+  for (const id of products) await flushProduct(sql, id, dirty, availabilityKept);
   for (const [id, added] of dirty.reviews) await flushReviews(sql, id, added);
   for (const id of dirty.categories) {
     await sql.run(
@@ -335,6 +369,7 @@ async function flush(sql: Sql, dirty: Dirty): Promise<void> {
       [id, id],
     );
   }
+  return { availabilityKept, categoryOf: dirty.categoryOf };
 }
 
 /**
@@ -380,8 +415,9 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
       updated: new Map(),
       ratings: new Map(),
       reviews: new Map(),
+      categoryOf: new Map(),
     };
     for (const e of events) await applyOne(sql, e, dirty);
-    await flush(sql, dirty);
+    return flush(sql, dirty);
   },
 };
