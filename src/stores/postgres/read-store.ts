@@ -205,6 +205,9 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
         return deferred;
       },
       createIndexes: async (statements) => {
+        // One process per index build (no parallel workers): the build is background work and
+        // leaves the other cores to the queries the live copy is serving meanwhile.
+        await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
         for (const s of statements) await client.query(s);
       },
     };
