@@ -38,7 +38,7 @@ async function rebuild(
  * The ceiling: bare better-sqlite3 with the same settings reads the same events in batches,
  * parses them, and upserts one row per event, one transaction per batch.
  */
-async function rawReplay(
+export async function rawReplay(
   writePath: string,
   dir: string,
   round: number,
@@ -84,26 +84,45 @@ async function rawReplay(
   }
 }
 
+/** `--name value` from the command line. */
+const flag = (options: BenchOptions, name: string) => {
+  const i = options.args.indexOf(`--${name}`);
+  return i >= 0 ? options.args[i + 1] : undefined;
+};
+
+/** Which stacks to run: `--stack sqlite` or `--stack pg` runs one half (default both). */
+function stacks(options: BenchOptions): { sqlite: boolean; pg: boolean } {
+  const stack = flag(options, 'stack') ?? 'both';
+  if (!['sqlite', 'pg', 'both'].includes(stack))
+    throw new Error(`--stack must be sqlite, pg or both (got ${stack})`);
+  return { sqlite: stack !== 'pg', pg: stack !== 'sqlite' };
+}
+
 /**
  * The shop's catalog projection rebuilt blue/green from a 1,000,000-event log (50,000 with
- * --quick) beside the bare-driver ceiling on the same log, and query latency across the switch:
- * on the embedded stack (SQLite log and read DB), then on PostgreSQL (log and read DB).
+ * --quick, N with --events N) beside the bare-driver ceiling on the same log, and query latency
+ * across the switch: on the embedded stack (SQLite log and read DB), then on PostgreSQL (log and
+ * read DB).
  */
 async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics> {
-  const events = options.quick ? 50_000 : 1_000_000;
-  const writePath = join(dir, 'shop-write.db');
-  console.log(`bench: writing about ${events.toLocaleString('en-US')} shop events…`);
-  const total = await seedShopLog(writePath, events);
-  const ceiling = await rawReplay(writePath, dir, 1000, total);
-  const metrics: Metrics = {
-    catalog_raw_replay_events_per_s: Math.round(ceiling),
-    ...(await catalogRebuild(sqliteRebuildStack(writePath, dir), total, BATCH)),
-  };
-  metrics['catalog_rebuild_fraction_of_raw'] = ratio(
-    metrics['catalog_rebuild_events_per_s'],
-    metrics['catalog_raw_replay_events_per_s'],
-  );
-  if (!(await postgresReachable())) return metrics;
+  const asked = flag(options, 'events');
+  const events = asked ? Number(asked) : options.quick ? 50_000 : 1_000_000;
+  if (!Number.isInteger(events) || events < 2000)
+    throw new Error(`--events must be a whole number of at least 2,000 (got ${asked})`);
+  const metrics: Metrics = {};
+  if (stacks(options).sqlite) {
+    const writePath = join(dir, 'shop-write.db');
+    console.log(`bench: writing about ${events.toLocaleString('en-US')} shop events…`);
+    const total = await seedShopLog(writePath, events);
+    const ceiling = await rawReplay(writePath, dir, 1000, total);
+    metrics['catalog_raw_replay_events_per_s'] = Math.round(ceiling);
+    Object.assign(metrics, await catalogRebuild(sqliteRebuildStack(writePath, dir), total, BATCH));
+    metrics['catalog_rebuild_fraction_of_raw'] = ratio(
+      metrics['catalog_rebuild_events_per_s'],
+      metrics['catalog_raw_replay_events_per_s'],
+    );
+  }
+  if (!stacks(options).pg || !(await postgresReachable())) return metrics;
   const [write, read] = await Promise.all([
     createTestDatabase('tworooms_bench_rebuild_write'),
     createTestDatabase('tworooms_bench_rebuild_read'),
@@ -135,6 +154,8 @@ export async function rebuildBench(options: BenchOptions): Promise<Metrics> {
   const total = options.quick ? 50_000 : 500_000;
   const s = scratch('rebuild');
   try {
+    // The synthetic projection runs with the SQLite half.
+    if (!stacks(options).sqlite) return await shopCatalog(options, s.dir);
     const writePath = join(s.dir, 'write.db');
     const store = sqliteEventStore({ path: writePath });
     console.log(`bench: writing ${total.toLocaleString('en-US')} catalog events…`);

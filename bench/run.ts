@@ -1,4 +1,5 @@
-// npm run bench -- <name> [--quick] [--no-peer]
+// npm run bench -- <name> [--quick] [--no-peer] (and a benchmark's own options, e.g. rebuild's
+// --stack sqlite|pg and --events N)
 // Prints a table and writes bench/results/<name>.json: { name, machine, command, metrics }.
 import { appendBench } from './append.js';
 import { appendPgBench } from './append-pg.js';
@@ -30,6 +31,7 @@ const valued = new Set([
   '--stack',
   '--read-threads',
   '--rounds',
+  '--events',
 ]);
 const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
 const flags = args.filter((a) => !names.includes(a));

@@ -106,7 +106,8 @@ export interface ReadTables {
   lock?(names: readonly string[]): Promise<void>;
   /**
    * Drops the secondary indexes of `tables` (created by statements, not by constraints) except
-   * those named in `keep`, and returns the statements that create them again.
+   * those named in `keep`, and returns the statements that create them again (and any other
+   * a freshly filled table wants before it serves, e.g. PostgreSQL's ANALYZE).
    */
   deferIndexes?(tables: readonly string[], keep: readonly string[]): Promise<string[]>;
   /** Runs the statements `deferIndexes` returned. */

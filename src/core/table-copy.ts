@@ -80,11 +80,12 @@ export class TableCopy<H> {
       async (tx) => {
         await projection.setup?.(tx.db);
         const ops = tx.tables;
-        if (ops?.deferIndexes && ops.createIndexes) {
+        // Without `buildIndexes` the projection has not said which indexes apply reads: all stay.
+        if (projection.buildIndexes && ops?.deferIndexes && ops.createIndexes) {
           const rename = renameTables(names);
           this.deferred = await ops.deferIndexes(
             names.tables.map((t) => t + names.tableSuffix),
-            (projection.buildIndexes ?? []).map(rename),
+            projection.buildIndexes.map(rename),
           );
         }
         await this.save(tx);

@@ -26,7 +26,13 @@ const PREFIXES = ['a', 'z', 'é', '\uE000', '\uFFFD', '\u{10000}', '😀', ''];
 type Step =
   | { kind: 'review'; product: number; rating: number; minute: number; prefix: number }
   | { kind: 'stock'; product: number; warehouse: number; quantity: number; minute: number }
-  | { kind: 'price'; product: number; price: number; minute: number };
+  | { kind: 'price'; product: number; price: number; minute: number }
+  | { kind: 'move'; product: number; category: number }
+  | { kind: 'active'; product: number; on: boolean }
+  | { kind: 'category'; category: number };
+
+/** c1 exists from the start; c2 and c3 only once a `category` step creates them, if one does. */
+const CATEGORIES = ['c1', 'c2', 'c3'];
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -76,7 +82,7 @@ function log(steps: readonly Step[]): RecordedEvent<ShopEvent>[] {
     ),
   ];
   steps.forEach((s, n) => {
-    const productId = PRODUCTS[s.product]!;
+    const productId = PRODUCTS['product' in s ? s.product : 0]!;
     if (s.kind === 'review') {
       events.push({
         type: 'ReviewCreated',
@@ -101,6 +107,23 @@ function log(steps: readonly Step[]): RecordedEvent<ShopEvent>[] {
           quantity: s.quantity,
           at: at(s.minute),
         },
+      });
+    } else if (s.kind === 'move') {
+      const categoryId = CATEGORIES[s.category]!;
+      events.push({
+        type: 'ProductDetailsChanged',
+        data: { v: 1, productId, categoryId, at: at(n) },
+      });
+    } else if (s.kind === 'active') {
+      events.push({
+        type: s.on ? 'ProductActivated' : 'ProductDeactivated',
+        data: { v: 1, productId, at: at(n) },
+      });
+    } else if (s.kind === 'category') {
+      const categoryId = CATEGORIES[s.category]!;
+      events.push({
+        type: 'CategoryCreated',
+        data: { v: 1, categoryId, name: categoryId, at: at(n) },
       });
     } else {
       events.push({
@@ -202,6 +225,45 @@ describe('catalog projection', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+});
+
+const categoryStep: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({
+    kind: fc.constant('move' as const),
+    product: fc.nat(PRODUCTS.length - 1),
+    category: fc.nat(CATEGORIES.length - 1),
+  }),
+  fc.record({
+    kind: fc.constant('active' as const),
+    product: fc.nat(PRODUCTS.length - 1),
+    on: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant('category' as const), category: fc.nat(CATEGORIES.length - 1) }),
+  step,
+);
+
+describe('catalog category counts', () => {
+  it('count the active products of each category, whatever the batches and the order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(categoryStep, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 2, max: 20 }),
+        async (steps, size) => {
+          const events = log(steps);
+          const whole = await project(events, events.length);
+          expect(await project(events, 1)).toStrictEqual(whole);
+          expect(await project(events, size)).toStrictEqual(whole);
+          const products = whole.products as { category_id: string; active: number }[];
+          for (const c of whole.categories as { id: string; product_count: number }[]) {
+            const active = products.filter((p) => p.category_id === c.id && p.active === 1);
+            // Also when products moved into a category before it was created.
+            expect(c.product_count).toBe(active.length);
+          }
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

@@ -84,7 +84,12 @@ interface RatingDelta {
  * of events: a seed's or a busy shop's batch holds many events per product.
  */
 interface Dirty {
-  readonly categories: Set<string>;
+  /**
+   * Active products gained (or lost) per category in this batch, added to the stored counts at
+   * its end: the counts are kept by deltas rather than recounted (a recount reads every product
+   * of a category, and grows with the catalog).
+   */
+  readonly counts: Map<string, number>;
   readonly stock: Set<string>;
   /** `updated_at` from stock counts, the last in log order (other events write it at once). */
   readonly updated: Map<string, number>;
@@ -95,12 +100,16 @@ interface Dirty {
   readonly categoryOf: Map<string, string>;
 }
 
-async function categoryOf(sql: Sql, productId: string): Promise<string | undefined> {
-  const row = await sql.get<{ category_id: string }>(
-    'SELECT category_id FROM rm_catalog_products WHERE id = ?',
+/** A product's category and whether it is active, as the read model holds them now. */
+const placeOf = (sql: Sql, productId: string) =>
+  sql.get<{ category_id: string; active: number }>(
+    'SELECT category_id, active FROM rm_catalog_products WHERE id = ?',
     [productId],
   );
-  return row?.category_id;
+
+/** Counts `delta` more active products in `category` (at the batch's end). */
+function count(dirty: Dirty, category: string, delta: number): void {
+  dirty.counts.set(category, (dirty.counts.get(category) ?? 0) + delta);
 }
 
 async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirty: Dirty) {
@@ -115,9 +124,11 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
   if (data.thumbnailUrl !== undefined) set('thumbnail_url', data.thumbnailUrl);
   dirty.updated.delete(data.productId);
   if (data.categoryId !== undefined) {
-    const previous = await categoryOf(sql, data.productId);
-    if (previous !== undefined) dirty.categories.add(previous);
-    dirty.categories.add(data.categoryId);
+    const previous = await placeOf(sql, data.productId);
+    if (previous?.active === 1 && previous.category_id !== data.categoryId) {
+      count(dirty, previous.category_id, -1);
+      count(dirty, data.categoryId, 1);
+    }
     sets.push(
       'category_id = ?',
       "category_name = COALESCE((SELECT name FROM rm_catalog_categories WHERE id = ?), '')",
@@ -131,10 +142,10 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
 }
 
 async function setActive(sql: Sql, productId: string, active: 0 | 1, at: string, dirty: Dirty) {
-  const category = await categoryOf(sql, productId);
-  if (category !== undefined) {
-    dirty.categories.add(category);
-    dirty.categoryOf.set(productId, category);
+  const previous = await placeOf(sql, productId);
+  if (previous) {
+    if (previous.active !== active) count(dirty, previous.category_id, active ? 1 : -1);
+    dirty.categoryOf.set(productId, previous.category_id);
   }
   dirty.updated.delete(productId);
   await sql.run('UPDATE rm_catalog_products SET active = ?, updated_at = ? WHERE id = ?', [
@@ -174,13 +185,20 @@ function checkRating(rating: number): 1 | 2 | 3 | 4 | 5 {
 
 async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Promise<void> {
   switch (e.type) {
-    case 'CategoryCreated':
+    case 'CategoryCreated': {
+      // The batch's count changes so far go to the row if it exists; a new row counts its
+      // active products itself (none, unless the log names the category before creating it).
+      const id = e.data.categoryId;
+      await addCount(sql, id, dirty.counts.get(id) ?? 0);
+      dirty.counts.delete(id);
       await sql.run(
-        `INSERT INTO rm_catalog_categories (id, name, product_count) VALUES (?, ?, 0)
+        `INSERT INTO rm_catalog_categories (id, name, product_count) VALUES (?, ?,
+           (SELECT COUNT(*) FROM rm_catalog_products WHERE category_id = ? AND active = 1))
          ON CONFLICT (id) DO UPDATE SET name = excluded.name`,
-        [e.data.categoryId, e.data.name],
+        [id, e.data.name, id],
       );
       return;
+    }
     case 'ProductAdded': {
       const d = e.data;
       await sql.run(
@@ -200,7 +218,7 @@ async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Pr
           epochMs(d.at),
         ],
       );
-      dirty.categories.add(d.categoryId);
+      count(dirty, d.categoryId, 1);
       // Whatever this batch held for the product before it existed went nowhere, as it would
       // have in a batch of its own.
       dirty.updated.delete(d.productId);
@@ -325,14 +343,19 @@ async function flushProduct(sql: Sql, id: string, dirty: Dirty, kept: Set<string
   }
   const delta = dirty.ratings.get(id);
   if (delta) {
-    const category = await categoryOf(sql, id);
-    if (category !== undefined) dirty.categoryOf.set(id, category);
     sets.push(ADD_RATINGS);
     params.push(delta.sum, delta.count, delta.sum, delta.count, ...delta.stars);
   }
   if (sets.length === 0) return;
   params.push(id);
-  await sql.run(`UPDATE rm_catalog_products SET ${sets.join(', ')} WHERE id = ?`, params);
+  const update = `UPDATE rm_catalog_products SET ${sets.join(', ')} WHERE id = ?`;
+  if (!delta) {
+    await sql.run(update, params);
+    return;
+  }
+  // A reviewed product's category, for CatalogApplied, from the same statement (no extra read).
+  const [row] = await sql.all<{ category_id: string }>(`${update} RETURNING category_id`, params);
+  if (row) dirty.categoryOf.set(id, row.category_id);
 }
 
 /** Merges a batch's newest reviews of a product into the ones kept. */
@@ -355,20 +378,22 @@ async function flushReviews(sql: Sql, id: string, added: readonly RecentReview[]
   );
 }
 
+/** Adds `delta` to a category's count of active products (nothing if it has no row yet). */
+async function addCount(sql: Sql, id: string, delta: number): Promise<void> {
+  if (delta === 0) return;
+  await sql.run('UPDATE rm_catalog_categories SET product_count = product_count + ? WHERE id = ?', [
+    delta,
+    id,
+  ]);
+}
+
 /** The once-per-batch writes: product documents, kept reviews, category counts. */
 async function flush(sql: Sql, dirty: Dirty): Promise<CatalogApplied> {
   const products = new Set([...dirty.stock, ...dirty.updated.keys(), ...dirty.ratings.keys()]);
   const availabilityKept = new Set<string>();
   for (const id of products) await flushProduct(sql, id, dirty, availabilityKept);
   for (const [id, added] of dirty.reviews) await flushReviews(sql, id, added);
-  for (const id of dirty.categories) {
-    await sql.run(
-      `UPDATE rm_catalog_categories SET product_count =
-         (SELECT COUNT(*) FROM rm_catalog_products WHERE category_id = ? AND active = 1)
-       WHERE id = ?`,
-      [id, id],
-    );
-  }
+  for (const [id, delta] of dirty.counts) await addCount(sql, id, delta);
   return { availabilityKept, categoryOf: dirty.categoryOf };
 }
 
@@ -387,8 +412,9 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
     { name: 'rm_catalog_stock', key: ['product_id', 'warehouse'] },
     { name: 'rm_catalog_recent_reviews', key: ['product_id'] },
   ],
-  // The category counts are recounted through it at each batch's end.
-  buildIndexes: ['rm_catalog_products_by_category'],
+  // apply reads only by primary key (the category counts are kept by deltas): a copy being
+  // built keeps no secondary index (a category created late counts its products by a scan).
+  buildIndexes: [],
   handles: [
     'CategoryCreated',
     'ProductAdded',
@@ -410,7 +436,7 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
   },
   async apply(events, { sql }) {
     const dirty: Dirty = {
-      categories: new Set(),
+      counts: new Map(),
       stock: new Set(),
       updated: new Map(),
       ratings: new Map(),

@@ -174,6 +174,42 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
         await client.query('DELETE FROM tworooms_checkpoints WHERE name = $1', [name]);
       },
       lock: (names) => this.lockForSwitch(client, names),
+      deferIndexes: async (tables, keep) => {
+        // Secondary indexes only: those backing a constraint (primary keys, UNIQUE) stay.
+        const { rows } = await client.query<{ name: string; sql: string }>(
+          `SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS sql
+             FROM pg_index x
+             JOIN pg_class i ON i.oid = x.indexrelid
+             JOIN pg_class t ON t.oid = x.indrelid
+            WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1)
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+            ORDER BY i.relname`,
+          [tables],
+        );
+        const kept = new Set(keep);
+        const deferred: string[] = [];
+        for (const r of rows) {
+          if (kept.has(r.name)) continue;
+          await client.query(`DROP INDEX ${quote(r.name)}`);
+          deferred.push(r.sql);
+        }
+        // A table filled from nothing has no statistics yet: the planner gets them before the
+        // switch, not from autovacuum some time after it.
+        const existing = await client.query<{ name: string }>(
+          `SELECT relname AS name FROM pg_class
+            WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'
+              AND relname = ANY($1) ORDER BY relname`,
+          [tables],
+        );
+        for (const t of existing.rows) deferred.push(`ANALYZE ${quote(t.name)}`);
+        return deferred;
+      },
+      createIndexes: async (statements) => {
+        // One process per index build (no parallel workers): the build is background work and
+        // leaves the other cores to the queries the live copy is serving meanwhile.
+        await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
+        for (const s of statements) await client.query(s);
+      },
     };
   }
 
