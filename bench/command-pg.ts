@@ -1,7 +1,7 @@
-import { type LagFigures, projectionLag } from './lag-pg.js';
+import { type LagFigures, measureLag, projectionLag } from './lag-pg.js';
 import { type BenchOptions, type Metrics, median, ratio, sideBySide } from './lib.js';
-import { peerPgVariants } from './peer-pg.js';
-import { durability, rawInserts, withPgStore } from './pg.js';
+import { peer as peerModule, peerPgVariants } from './peer-pg.js';
+import { durability, rawInserts, withDatabase, withPgStore } from './pg.js';
 import { commands } from './workloads.js';
 
 /** Commands per second of the steady load the projection lag is measured under. */
@@ -37,12 +37,29 @@ export async function commandPgBench(options: BenchOptions): Promise<Metrics> {
       metrics['peer_concurrent_commands_per_s'],
     );
   }
+  // The lag, ours and (when installed) the peer's, in turn in each round.
+  const p = options.peer ? await peerModule() : undefined;
   const lags: LagFigures[] = [];
-  for (let r = 0; r < rounds; r++) lags.push(await projectionLag(LAG_LOAD, q ? 4 : 10));
-  const mid = (f: (l: LagFigures) => number) => Math.round(median(lags.map(f)) * 100) / 100;
-  metrics['lag_load_commands_per_s'] = mid((l) => l.commandsPerS);
-  metrics['projection_lag_p50_ms'] = mid((l) => l.p50);
-  metrics['projection_lag_p99_ms'] = mid((l) => l.p99);
-  metrics['projection_lag_max_ms'] = mid((l) => l.max);
+  const peerLags: LagFigures[] = [];
+  const seconds = q ? 4 : 10;
+  for (let r = 0; r < rounds; r++) {
+    lags.push(await projectionLag(LAG_LOAD, seconds));
+    if (p)
+      peerLags.push(
+        await withDatabase(async (url) => measureLag(await p.peerLagRig(url), LAG_LOAD, seconds)),
+      );
+  }
+  const mid = (ls: LagFigures[], f: (l: LagFigures) => number) =>
+    Math.round(median(ls.map(f)) * 100) / 100;
+  metrics['lag_load_commands_per_s'] = mid(lags, (l) => l.commandsPerS);
+  metrics['projection_lag_p50_ms'] = mid(lags, (l) => l.p50);
+  metrics['projection_lag_p99_ms'] = mid(lags, (l) => l.p99);
+  metrics['projection_lag_max_ms'] = mid(lags, (l) => l.max);
+  if (peerLags.length > 0) {
+    metrics['peer_lag_load_commands_per_s'] = mid(peerLags, (l) => l.commandsPerS);
+    metrics['peer_projection_lag_p50_ms'] = mid(peerLags, (l) => l.p50);
+    metrics['peer_projection_lag_p99_ms'] = mid(peerLags, (l) => l.p99);
+    metrics['peer_projection_lag_max_ms'] = mid(peerLags, (l) => l.max);
+  }
   return { ...metrics, ...settings };
 }

@@ -42,13 +42,22 @@ const counters = defineProjection<
 });
 
 /**
+ * What the lag is measured on: a command path and a projector, each set up on fresh databases.
+ * `command(i)` answers with the position of the event it recorded (after its commit);
+ * `onProjected` is called with the positions of events whose read-model transaction committed.
+ */
+export interface LagRig {
+  command(i: number): Promise<bigint>;
+  onProjected(listener: (positions: readonly bigint[]) => void): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
  * A steady load of `perSecond` commands (load → decide → append, open loop: each started on
  * schedule, whatever the others are doing) for `seconds`, with a projector writing a read model
  * into a second database. The projector has its own `PostgresEventStore` on the write DB, as a
- * `tworooms project` process would: it learns of commits only through LISTEN/NOTIFY. The lag of
- * an event runs from the moment its command was answered (just after its COMMIT) to the moment
- * the read-DB transaction that applied it committed; an event projected before its command's
- * answer arrived counts as 0. The first second is a warm-up, left out.
+ * `tworooms project` process would: it learns of commits only through LISTEN/NOTIFY.
  */
 export function projectionLag(perSecond: number, seconds: number): Promise<LagFigures> {
   return withDatabase((writeUrl) =>
@@ -56,86 +65,117 @@ export function projectionLag(perSecond: number, seconds: number): Promise<LagFi
       const writer = await PostgresEventStore.open({ connectionString: writeUrl });
       const watcher = await PostgresEventStore.open({ connectionString: writeUrl, poolSize: 2 });
       const readStore = await PostgresReadStore.open({ connectionString: readUrl });
-      const answered = new Map<bigint, number>();
-      const lags: number[] = [];
-      let warm = false;
-      let projected = 0n;
+      const listeners: Array<(positions: readonly bigint[]) => void> = [];
       const projector = new Projector({
         log: watcher,
         store: readStore,
         projections: [counters as never],
         onApplied: (_name, events) => {
-          const now = performance.now();
-          for (const e of events) {
-            const at = answered.get(e.position);
-            if (at === undefined)
-              answered.set(e.position, -now); // projected first: lag 0
-            else if (at >= 0) {
-              answered.delete(e.position);
-              if (warm) lags.push(now - at);
-            }
-          }
-          projected = events.at(-1)!.position;
+          const positions = events.map((e) => e.position);
+          for (const l of listeners) l(positions);
         },
       });
+      const command = counterCommands(writer, 1000);
       try {
-        await projector.start();
-        const command = counterCommands(writer, 1000);
-        let last = 0n;
-        const answer = (position: bigint) => {
-          last = position > last ? position : last;
-          const now = performance.now();
-          const seen = answered.get(position);
-          if (seen === undefined) answered.set(position, now);
-          else {
-            answered.delete(position);
-            if (warm) lags.push(0);
-          }
-        };
-        const start = performance.now();
-        const total = perSecond * seconds;
-        let sent = 0;
-        let measuredFrom = 0;
-        let doneAtWarm = 0;
-        let done = 0;
-        const pending = new Set<Promise<void>>();
-        while (sent < total) {
-          const elapsed = performance.now() - start;
-          if (!warm && elapsed >= 1000) {
-            warm = true;
-            measuredFrom = performance.now();
-            doneAtWarm = done;
-          }
-          const due = Math.min(total, Math.floor((elapsed / 1000) * perSecond) + 1);
-          for (; sent < due; sent++) {
-            const p = command(sent).then((r) => {
-              done++;
-              answer(r.position);
-            });
-            pending.add(p);
-            void p.finally(() => pending.delete(p));
-          }
-          await new Promise((resolve) => setTimeout(resolve, 2));
-        }
-        await Promise.all(pending);
-        const measuredFor = performance.now() - measuredFrom;
-        const deadline = performance.now() + 30_000;
-        while (projected < last) {
-          if (performance.now() > deadline) throw new Error('the projector did not catch up');
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-        return {
-          p50: round(median(lags)),
-          p99: round(percentile(lags, 99)),
-          max: round(Math.max(...lags)),
-          commandsPerS: Math.round(((done - doneAtWarm) / measuredFor) * 1000),
-        };
+        return await measureLag(
+          {
+            command: async (i) => (await command(i)).position,
+            onProjected: (l) => listeners.push(l),
+            start: () => projector.start(),
+            stop: () => projector.stop(),
+          },
+          perSecond,
+          seconds,
+        );
       } finally {
-        await projector.stop();
         await Promise.all([writer.close(), watcher.close(), readStore.close()]);
       }
     }),
   );
+}
+
+/**
+ * Runs the steady load on `rig` and measures the lag of each event from the moment its command
+ * was answered (just after its COMMIT) to the moment the read-model transaction that applied it
+ * committed; an event projected before its command's answer arrived counts as 0. The first
+ * second is a warm-up, left out.
+ */
+export async function measureLag(
+  rig: LagRig,
+  perSecond: number,
+  seconds: number,
+): Promise<LagFigures> {
+  const answered = new Map<bigint, number>();
+  const lags: number[] = [];
+  let warm = false;
+  let projected = 0n;
+  rig.onProjected((positions) => {
+    const now = performance.now();
+    for (const p of positions) {
+      const at = answered.get(p);
+      if (at === undefined)
+        answered.set(p, -now); // projected first: lag 0
+      else if (at >= 0) {
+        answered.delete(p);
+        if (warm) lags.push(now - at);
+      }
+      if (p > projected) projected = p;
+    }
+  });
+  await rig.start();
+  try {
+    let last = 0n;
+    const answer = (position: bigint) => {
+      last = position > last ? position : last;
+      const now = performance.now();
+      const seen = answered.get(position);
+      if (seen === undefined) answered.set(position, now);
+      else {
+        answered.delete(position);
+        if (warm) lags.push(0);
+      }
+    };
+    const start = performance.now();
+    const total = perSecond * seconds;
+    let sent = 0;
+    let measuredFrom = 0;
+    let doneAtWarm = 0;
+    let done = 0;
+    const pending = new Set<Promise<void>>();
+    while (sent < total) {
+      const elapsed = performance.now() - start;
+      if (!warm && elapsed >= 1000) {
+        warm = true;
+        measuredFrom = performance.now();
+        doneAtWarm = done;
+      }
+      const due = Math.min(total, Math.floor((elapsed / 1000) * perSecond) + 1);
+      for (; sent < due; sent++) {
+        const p = rig.command(sent).then((position) => {
+          done++;
+          answer(position);
+        });
+        pending.add(p);
+        void p.finally(() => pending.delete(p));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await Promise.all(pending);
+    const measuredFor = performance.now() - measuredFrom;
+    const deadline = performance.now() + 30_000;
+    while (projected < last) {
+      if (performance.now() > deadline) throw new Error('the projector did not catch up');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return {
+      p50: round(median(lags)),
+      p99: round(percentile(lags, 99)),
+      max: round(Math.max(...lags)),
+      commandsPerS: Math.round(((done - doneAtWarm) / measuredFor) * 1000),
+    };
+  } finally {
+    await rig.stop();
+  }
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

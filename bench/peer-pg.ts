@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { LagRig } from './lag-pg.js';
 import { withDatabase } from './pg.js';
 
 const peerDir = fileURLToPath(new URL('./peer-pg/', import.meta.url));
@@ -11,6 +12,8 @@ interface PeerPg {
   peerAppends(url: string, n: number, inFlight: number): Promise<number>;
   peerBatch(url: string, batches: number): Promise<number>;
   peerCommands(url: string, n: number, inFlight: number): Promise<number>;
+  /** The projection-lag rig (commands and Emmett's asynchronous projection) on a fresh database. */
+  peerLagRig(url: string): Promise<LagRig>;
 }
 
 let loaded: Promise<PeerPg | undefined> | undefined;
@@ -34,7 +37,7 @@ function ensureInstalled(): boolean {
 }
 
 /** The peer's measuring functions, or undefined when it cannot be installed. */
-function peer(): Promise<PeerPg | undefined> {
+export function peer(): Promise<PeerPg | undefined> {
   loaded ??= (async () => {
     if (!ensureInstalled()) return undefined;
     // A computed specifier: the peer is optional, so the type-checker must not follow it.

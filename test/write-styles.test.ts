@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Command,
   commandBus,
+  type Decider,
   eventSourcedHandler,
   idempotency,
   stateStoredHandler,
@@ -17,6 +18,44 @@ import { SqliteEventStore } from '../src/stores/sqlite/index.js';
 import { type OrderDrink, tabDecider } from './fixtures/tab.js';
 
 type Deposit = Command<'Deposit', { account: string; amount: number }>;
+
+type DoorCommand = Command<'Open' | 'Close' | 'EnsureOpen', { door: string }>;
+type DoorEvent = { type: 'Opened' | 'Closed'; data: { door: string } };
+/** Not monotonic (a door opens and closes again), so a stale state can refuse or skip a command. */
+const doorDecider: Decider<{ open: boolean }, DoorCommand, DoorEvent> = {
+  initialState: () => ({ open: false }),
+  evolve: (_state, e) => ({ open: e.type === 'Opened' }),
+  decide: (c, state) => {
+    const door = c.data.door;
+    if (c.type === 'EnsureOpen') return state.open ? [] : { type: 'Opened', data: { door } };
+    if ((c.type === 'Open') === state.open) throw new TworoomsError('DOOR', 'conflict', c.type);
+    return { type: c.type === 'Open' ? 'Opened' : 'Closed', data: { door } };
+  },
+};
+
+/** `store` with its log's stream reads counted. */
+function countingReads<H>(store: WriteStore<H>): { store: WriteStore<H>; reads: () => number } {
+  let reads = 0;
+  const log = new Proxy(store.log, {
+    get(target, prop) {
+      if (prop === 'readStream')
+        return (...args: Parameters<typeof target.readStream>) => {
+          reads++;
+          return target.readStream(...args);
+        };
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const wrapped = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'log') return log;
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store: wrapped, reads: () => reads };
+}
 
 /** One state-stored handler written twice, once per store handle (as the shop does per dialect). */
 function depositFor(store: WriteStore<unknown>, kind: 'memory' | 'sqlite') {
@@ -166,6 +205,68 @@ describe.each(['memory', 'sqlite'] as const)('write styles on the same bus (%s)'
     );
     expect((await store.log.readStream('tab-n')).streamExists).toBe(false);
     await store.close();
+  });
+
+  it('an event-sourced handler decides on the state it cached after its own append, and on the stream as read once another writer appended', async () => {
+    const base: WriteStore<unknown> = await stores[kind]();
+    const { store, reads } = countingReads(base);
+    const door = (cachedStreams?: number) =>
+      eventSourcedHandler(store, {
+        decider: doorDecider,
+        streamId: (c: DoorCommand) => `door-${c.data.door}`,
+        result: (state) => ({ open: state.open }),
+        ...(cachedStreams === undefined ? {} : { cachedStreams }),
+      });
+    const handler = door();
+    const bus = commandBus({ Open: handler, Close: handler, EnsureOpen: handler });
+    const d = { door: 'd' };
+    await bus.dispatch({ type: 'Open', data: d });
+    expect(await bus.dispatch({ type: 'Close', data: d })).toMatchObject({ open: false });
+    await bus.dispatch({ type: 'Open', data: d });
+    // The first command read the (empty) stream; the next two decided on the cached state.
+    expect(reads()).toBe(1);
+    const opened = async () => (await base.log.readStream('door-d')).streamVersion;
+    expect(await opened()).toBe(3n);
+
+    // Another writer closes the door: the cached "open" is stale, and Close on it would be
+    // refused. The handler decides again on the stream as read, so Open succeeds.
+    await base.log.append('door-d', [{ type: 'Closed', data: d }], { expectedVersion: 3n });
+    expect(await bus.dispatch({ type: 'Open', data: d })).toMatchObject({ open: true });
+    expect(reads()).toBe(2);
+    // Stale again (closed behind its back): a stale "open" would decide nothing, unchecked.
+    await base.log.append('door-d', [{ type: 'Closed', data: d }], { expectedVersion: 5n });
+    await bus.dispatch({ type: 'EnsureOpen', data: d });
+    expect(reads()).toBe(3);
+    // A stale state that decides events: the append's expected version refuses it, and the
+    // command runs again on the stream as read (Closed twice in a row would be wrong).
+    await base.log.append('door-d', [{ type: 'Closed', data: d }], { expectedVersion: 7n });
+    await expect(bus.dispatch({ type: 'Close', data: d })).rejects.toMatchObject({ code: 'DOOR' });
+    expect(reads()).toBe(4);
+    const { events } = await base.log.readStream<DoorEvent>('door-d');
+    expect(events.map((e) => e.type)).toEqual([
+      'Opened',
+      'Closed',
+      'Opened',
+      'Closed',
+      'Opened',
+      'Closed',
+      'Opened',
+      'Closed',
+    ]);
+
+    // cachedStreams: 0 reads the stream for every command.
+    const uncached = door(0);
+    const before = reads();
+    await uncached(
+      { type: 'Open', data: { door: 'e' } },
+      { metadata: { commandId: 'c1', correlationId: 'c1', now: new Date() } },
+    );
+    await uncached(
+      { type: 'Close', data: { door: 'e' } },
+      { metadata: { commandId: 'c2', correlationId: 'c2', now: new Date() } },
+    );
+    expect(reads() - before).toBe(2);
+    await base.close();
   });
 
   it('gives up after its attempts when the race keeps being lost', async () => {

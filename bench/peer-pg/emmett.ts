@@ -12,6 +12,8 @@ import { type Command, DeciderCommandHandler, type Event } from '@event-driven-i
 import {
   getPostgreSQLEventStore,
   type PostgresEventStore,
+  postgreSQLEventStoreConsumer,
+  postgreSQLProjection,
 } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 
@@ -93,4 +95,81 @@ export function peerCommands(url: string, n: number, inFlight: number): Promise<
       }),
     ),
   );
+}
+
+type Counted = Event<'Incremented', { counter: string; total: number }>;
+
+/** The lag benchmark's counter: its event carries the counter's new total, as ours does. */
+const totals = DeciderCommandHandler<
+  { total: number },
+  Command<'Increment', { counter: string; by: number }>,
+  Counted
+>({
+  initialState: () => ({ total: 0 }),
+  evolve: (_state, event) => ({ total: event.data.total }),
+  decide: (command, state) => ({
+    type: 'Incremented',
+    data: { counter: command.data.counter, total: state.total + command.data.by },
+  }),
+});
+
+/**
+ * The projection-lag rig of bench/lag-pg.ts on Emmett: commands through `DeciderCommandHandler`
+ * on 1,000 counters, and Emmett's asynchronous projection as shipped — a
+ * `postgreSQLEventStoreConsumer` (it polls the log, every 50 ms when idle, 100 events a batch)
+ * with a `postgreSQLProjector` whose projection upserts each counter's total. Emmett keeps such
+ * a projection's table and checkpoint in the event store's database, one transaction per batch;
+ * `onProjected` is told a batch's positions after that transaction has committed.
+ */
+export async function peerLagRig(url: string) {
+  const pool = new pg.Pool({ connectionString: url });
+  pool.on('error', () => {});
+  const store = getPostgreSQLEventStore(url, {
+    connectionOptions: { connectionString: url, pooled: true, pool },
+  });
+  await store.schema.migrate();
+  await pool.query('CREATE TABLE bench_counters (id text PRIMARY KEY, total int NOT NULL)');
+  const projection = postgreSQLProjection<Counted>({
+    name: 'bench_counters',
+    canHandle: ['Incremented'],
+    handle: async (events, context) => {
+      const latest = new Map(events.map((e) => [e.data.counter, e.data.total]));
+      await context.connection.client.query(
+        `INSERT INTO bench_counters (id, total) SELECT * FROM unnest($1::text[], $2::int[])
+         ON CONFLICT (id) DO UPDATE SET total = excluded.total`,
+        [[...latest.keys()], [...latest.values()]],
+      );
+    },
+  });
+  const consumer = postgreSQLEventStoreConsumer({ connectionString: url });
+  const processor = consumer.projector({ projection });
+  const listeners: Array<(positions: readonly bigint[]) => void> = [];
+  const handle = processor.handle;
+  processor.handle = async (messages, context) => {
+    // Resolves after the batch's transaction committed.
+    const result = await handle(messages, context);
+    const positions = messages.map((m) => m.metadata.globalPosition);
+    for (const l of listeners) l(positions);
+    return result;
+  };
+  let running: Promise<void> | undefined;
+  return {
+    command: async (i: number): Promise<bigint> =>
+      (
+        await totals(store, `counter-c-${i % 1000}`, {
+          type: 'Increment',
+          data: { counter: `c-${i % 1000}`, by: 1 },
+        })
+      ).lastEventGlobalPosition,
+    onProjected: (l: (positions: readonly bigint[]) => void) => void listeners.push(l),
+    start: async () => {
+      running = consumer.start();
+    },
+    stop: async () => {
+      await consumer.close();
+      await running;
+      await store.close();
+      await pool.end().catch(() => {});
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import type { CommandContext, CommandHandler, CommandResult } from './command-bus.js';
 import { isConcurrencyConflict } from './errors.js';
+import { eventMetadata } from './event-log.js';
 import { commandResult, resultOf } from './idempotency.js';
 import type { Command, Event, RecordedEvent } from './messages.js';
 import { metadataFrom } from './state-stored.js';
@@ -45,6 +46,49 @@ export interface EventSourcedOptions<State, C extends Command, E extends Event, 
    * level-1 table in step with the stream. A throw rolls the events back with it.
    */
   readonly inTransaction?: (tx: WriteTx<H>, decided: Decided<State, C, E>) => Promise<void> | void;
+  /**
+   * Streams whose state this handler keeps after its own successful appends (default 10,000;
+   * 0 turns the cache off). The next command on such a stream decides on that state without
+   * reading the stream. Safe because the append still carries the version the state is at: if
+   * another writer (another handler, another process) appended meanwhile, it fails, and the
+   * command runs again on the stream as read. A command whose cached state makes it throw or
+   * decide nothing also runs again on the stream as read, so only a decision that records
+   * events, checked by its expected version, is ever taken on a cached state. The cached state
+   * is `evolve` applied to the decided events with the metadata they were recorded with: an
+   * `evolve` that reads anything else the log adds (`position`, `recordedAt`, `id`) needs 0.
+   */
+  readonly cachedStreams?: number;
+}
+
+/** A stream's state after this handler's last append to it, and that append's version. */
+interface Cached<S> {
+  readonly version: bigint;
+  readonly state: S;
+}
+
+/**
+ * The handler's cache of stream states, least recently stored dropped first. An entry is
+ * taken out while a command uses it, so two commands never share one state object.
+ */
+class StateCache<S> {
+  private readonly entries = new Map<string, Cached<S>>();
+
+  constructor(private readonly max: number) {}
+
+  take(streamId: string): Cached<S> | undefined {
+    const entry = this.entries.get(streamId);
+    if (entry) this.entries.delete(streamId);
+    return entry;
+  }
+
+  /** Stores the state at `version`, unless a newer one is already there. */
+  put(streamId: string, version: bigint, state: S): void {
+    const held = this.entries.get(streamId);
+    if (held && held.version >= version) return;
+    this.entries.delete(streamId);
+    this.entries.set(streamId, { version, state });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
 }
 
 const asArray = <E>(e: E | readonly E[]): readonly E[] => (Array.isArray(e) ? e : [e as E]);
@@ -67,41 +111,83 @@ export function eventSourcedHandler<
 ): CommandHandler<C, V & CommandResult> {
   const { decider } = options;
   const attempts = options.attempts ?? 5;
+  const size = options.cachedStreams ?? 10_000;
+  const cache = size > 0 ? new StateCache<State>(size) : undefined;
   return async (command: C, context: CommandContext) => {
     const streamId = options.streamId(command);
+    // The decider sees the command with the bus's metadata (its clock reading, ids, actor).
+    const asked = { ...command, metadata: context.metadata };
+    const metadata = metadataFrom(context);
+    // After an attempt on a cached state failed, the next one reads the stream.
+    let read = false;
     for (let attempt = 1; ; attempt++) {
-      const { events: past, streamVersion } = await store.log.readStream<E>(streamId);
-      const state = fold(decider, past as readonly RecordedEvent<E>[]);
-      // The decider sees the command with the bus's metadata (its clock reading, ids, actor).
-      const events = asArray(decider.decide({ ...command, metadata: context.metadata }, state));
-      const next = events.reduce(decider.evolve, state);
+      const cached = read ? undefined : cache?.take(streamId);
+      read = false;
+      let state: State;
+      let streamVersion: bigint;
+      if (cached) ({ state, version: streamVersion } = cached);
+      else {
+        const loaded = await store.log.readStream<E>(streamId);
+        state = fold(decider, loaded.events as readonly RecordedEvent<E>[]);
+        streamVersion = loaded.streamVersion;
+      }
+      let events: readonly E[];
+      let next: State;
+      let value: V | undefined;
+      const plain = !options.inTransaction && !context.idempotency;
+      try {
+        events = asArray(decider.decide(asked, state));
+        // The state after the events, as a fold of the stream will give it (with the metadata
+        // they are recorded with).
+        next = events.reduce(
+          (s, e) => decider.evolve(s, { ...e, metadata: eventMetadata(e, metadata) }),
+          state,
+        );
+        if (plain && events.length > 0)
+          value = (options.result?.(next, events, command) ?? {}) as V;
+      } catch (error) {
+        if (!cached) throw error;
+        // Perhaps only the cached state's fault: decide again on the stream as read.
+        read = true;
+        attempt--;
+        continue;
+      }
+      if (cached && events.length === 0) {
+        // Nothing to record, so no version check would catch a stale state: read the stream.
+        read = true;
+        attempt--;
+        continue;
+      }
       const expectedVersion = streamVersion === 0n ? 'no_stream' : streamVersion;
       try {
-        if (events.length > 0 && !options.inTransaction && !context.idempotency) {
+        if (value !== undefined) {
           // Nothing to do in the transaction but record the events: a plain append (one
           // autocommit statement on the SQL stores, and it joins a group commit alike).
-          const value = (options.result?.(next, events, command) ?? {}) as V;
-          const appended = await store.log.append(streamId, events, {
-            expectedVersion,
-            metadata: metadataFrom(context),
-          });
+          const appended = await store.log.append(streamId, events, { expectedVersion, metadata });
+          cache?.put(streamId, appended.streamVersion, next);
           return commandResult(value, appended.lastPosition);
         }
+        let version: bigint | undefined;
         const outcome = await store.transact<V>(
           async (tx) => {
+            version = undefined;
             if (events.length > 0) {
-              await tx.record(streamId, events, { expectedVersion });
+              version = (await tx.record(streamId, events, { expectedVersion })).streamVersion;
             }
             await options.inTransaction?.(tx, { command, context, state, events, next });
             return (options.result?.(next, events, command) ?? {}) as V;
           },
-          {
-            metadata: metadataFrom(context),
-            ...(context.idempotency ? { idempotency: context.idempotency } : {}),
-          },
+          { metadata, ...(context.idempotency ? { idempotency: context.idempotency } : {}) },
         );
+        if (!outcome.replayed && version !== undefined) cache?.put(streamId, version, next);
         return resultOf<V>(outcome);
       } catch (error) {
+        if (cached && isConcurrencyConflict(error)) {
+          // The cached state was stale (another writer appended): no race lost, read and go again.
+          read = true;
+          attempt--;
+          continue;
+        }
         if (attempt >= attempts || !isConcurrencyConflict(error)) throw error;
         await new Promise((r) => setTimeout(r, 2 ** attempt * Math.random()));
       }

@@ -212,4 +212,53 @@ export const eventLogMigrations = [
         RETURN ARRAY[v_current + n, v_positions[1], v_positions[n]];
       END $fn$;`,
   },
+  {
+    // tworooms_append as in 0003, its three calls made as assignments instead of PERFORM: PL/pgSQL
+    // evaluates an assignment's simple expression directly, where PERFORM starts the executor
+    // for a one-row SELECT each time. Same statements, same order, same effects.
+    name: '0004_append_without_perform',
+    sql: `
+      CREATE OR REPLACE FUNCTION tworooms_append(
+        p_stream text, p_expected bigint, p_types text[], p_data text[], p_metadata text[],
+        p_recorded_at timestamptz
+      ) RETURNS bigint[] LANGUAGE plpgsql AS $fn$
+      DECLARE
+        v_current bigint;
+        v_done text; -- what a void call returns, as text: an assignment, not PERFORM
+        v_positions bigint[];
+        n int := coalesce(cardinality(p_types), 0);
+      BEGIN
+        -- As in 0001: appenders to one stream queue here; a conflict writes nothing.
+        v_done := pg_advisory_xact_lock(1953657453, hashtext(p_stream))::text;
+        SELECT coalesce(max(stream_version), 0) INTO v_current FROM events WHERE stream_id = p_stream;
+        IF (p_expected = -2 AND v_current <> 0) OR (p_expected = -3 AND v_current = 0)
+           OR (p_expected >= 0 AND p_expected <> v_current) THEN
+          RETURN ARRAY[v_current, -1, -1];
+        END IF;
+        IF n = 0 THEN
+          RETURN ARRAY[v_current, 0, 0];
+        END IF;
+        -- The in-flight marker, published before the first position is taken (see 0001).
+        IF left(current_setting('application_name'), 9) <> '${inFlightMarker}' THEN
+          v_done := set_config('application_name', '${inFlightMarker}' ||
+            (coalesce(pg_sequence_last_value('tworooms_event_position'), 0) + 1)::text, true);
+        END IF;
+        IF n = 1 THEN
+          v_positions := ARRAY[nextval('tworooms_event_position')];
+          INSERT INTO events (position, stream_id, stream_version, type, data, metadata, recorded_at)
+          VALUES (v_positions[1], p_stream, v_current + 1, p_types[1], p_data[1], p_metadata[1],
+                  p_recorded_at);
+        ELSE
+          -- Sorted, so that positions follow stream versions whatever order nextval ran in.
+          SELECT array_agg(p ORDER BY p) INTO v_positions
+            FROM (SELECT nextval('tworooms_event_position') AS p FROM generate_series(1, n)) s;
+          INSERT INTO events (position, stream_id, stream_version, type, data, metadata, recorded_at)
+          SELECT u.p, p_stream, v_current + u.i, u.t, u.d, u.m, p_recorded_at
+            FROM unnest(v_positions, p_types, p_data, p_metadata) WITH ORDINALITY AS u(p, t, d, m, i);
+        END IF;
+        -- Identical notifications are folded into one per transaction.
+        v_done := pg_notify('tworooms_events', '')::text;
+        RETURN ARRAY[v_current + n, v_positions[1], v_positions[n]];
+      END $fn$;`,
+  },
 ] as const;
