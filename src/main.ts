@@ -1,6 +1,7 @@
 // The composition root: the only module that sees every layer and wires stores into ports
 // (with its parts: main-stores.ts opens the stores, main-parts.ts holds what `serve` and
 // `project` share, main-worker.ts wires `project`).
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import {
@@ -20,6 +21,7 @@ import {
 import type { JobQueue } from './core/jobs.js';
 import type { RecordedEvent } from './core/messages.js';
 import { buildApp } from './http/app.js';
+import { rememberCustomers } from './http/auth.js';
 import { shopMetrics } from './http/metrics.js';
 import {
   adminTokenFor,
@@ -139,6 +141,9 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
   }
 }
 
+/** SHA-256 in hex, synchronously (the fingerprints of idempotent commands). */
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
 async function wireShop(config: Config, options: ShopOptions, closers: Closers): Promise<Shop> {
   const write = await openWriteSide(config);
   closers.add(() => write.close());
@@ -197,7 +202,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
     middleware: [
       observe(metrics.observeCommand),
       retry(),
-      idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'] }),
+      idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
     ],
   });
   const l1 = queryBus(shopQueryHandlers('write-db'), { db: { sql: write.reader, fullText } });
@@ -264,11 +269,12 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
     log: write.log,
     auth: {
       adminToken: adminToken.token,
-      customerByTokenHash: (hash) =>
+      customerByTokenHash: rememberCustomers((hash) =>
         write.reader.get<{ customerId: string }>(
           'SELECT id AS "customerId" FROM customers WHERE token_hash = ?',
           [hash],
         ),
+      ),
     },
     ...(worker ? { projections: projectionControl(worker, hooks) } : {}),
     metrics: metrics.registry,
