@@ -3,7 +3,7 @@
 // `project` share, main-worker.ts wires `project`).
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
+import { type Config, isPostgresUrl } from './config.js';
 import {
   CheckpointProgress,
   commandBus,
@@ -40,6 +40,7 @@ import {
   type ShopCache,
   type WriteSide,
 } from './main-stores.js';
+import { handlersOnThread, startWriterThread, wokenByWriter } from './main-writer.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
 import type { ShopEvent } from './shop/events.js';
@@ -148,6 +149,13 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   const write = await openWriteSide(config);
   closers.add(() => write.close());
   const { store: writeStore, fullText } = write;
+  // Commands on their own thread (SQLite): closed after the app and the projector, below.
+  const writer =
+    config.sqliteWriteThread && !isPostgresUrl(config.writeDb)
+      ? await startWriterThread({ path: config.writeDb, synchronous: config.sqliteSynchronous })
+      : undefined;
+  if (writer) closers.add(() => writer.close());
+  const log = writer ? wokenByWriter(write.log, writer) : write.log;
   const readModelMode = config.readMode === 'read-model';
   const projections = options.projections ?? shopProjections();
   const read = await openReadSide(config);
@@ -185,7 +193,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   const hooks = shopProjectionHooks({ cache, jobs, jobDelayMs: config.jobDelayMs });
   worker = runProjector
     ? projector({
-        log: write.log,
+        log,
         store: shopReadStore,
         projections,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
@@ -198,13 +206,16 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
     ...(cache ? { cache } : {}),
   });
 
-  const bus = commandBus(shopCommandHandlers({ store: writeStore, fullText }), {
-    middleware: [
-      observe(metrics.observeCommand),
-      retry(),
-      idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
-    ],
-  });
+  // On the writer thread, retry and idempotency run there, around the handlers.
+  const bus = writer
+    ? commandBus(handlersOnThread(writer), { middleware: [observe(metrics.observeCommand)] })
+    : commandBus(shopCommandHandlers({ store: writeStore, fullText }), {
+        middleware: [
+          observe(metrics.observeCommand),
+          retry(),
+          idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
+        ],
+      });
   const l1 = queryBus(shopQueryHandlers('write-db'), { db: { sql: write.reader, fullText } });
   const readReader = readModelMode ? read.reader() : undefined;
   // Without a projector here, positions come from the checkpoints another process writes.
@@ -266,7 +277,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
     readMode: config.readMode,
     commands: bus,
     reads,
-    log: write.log,
+    log,
     auth: {
       adminToken: adminToken.token,
       customerByTokenHash: rememberCustomers((hash) =>
