@@ -187,7 +187,7 @@ export function wokenByWriter(log: EventLog, writer: WriterThread): EventLog {
 }
 
 /** SHA-256 in hex, synchronously (the fingerprints of idempotent commands). */
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** The thread's side: the write store, the shop's handlers, retry and idempotency. */
 function runWriter(options: WriterThreadOptions): void {

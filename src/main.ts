@@ -1,7 +1,6 @@
 // The composition root: the only module that sees every layer and wires stores into ports
 // (with its parts: main-stores.ts opens the stores, main-parts.ts holds what `serve` and
 // `project` share, main-worker.ts wires `project`).
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { type Config, isPostgresUrl } from './config.js';
 import {
@@ -40,7 +39,7 @@ import {
   type ShopCache,
   type WriteSide,
 } from './main-stores.js';
-import { handlersOnThread, startWriterThread, wokenByWriter } from './main-writer.js';
+import { handlersOnThread, sha256, startWriterThread, wokenByWriter } from './main-writer.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
 import type { ShopEvent } from './shop/events.js';
@@ -141,9 +140,6 @@ export async function createShop(config: Config, options: ShopOptions = {}): Pro
     throw error;
   }
 }
-
-/** SHA-256 in hex, synchronously (the fingerprints of idempotent commands). */
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 async function wireShop(config: Config, options: ShopOptions, closers: Closers): Promise<Shop> {
   const write = await openWriteSide(config);
