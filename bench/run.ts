@@ -6,6 +6,7 @@ import { appendPgBench } from './append-pg.js';
 import { catalogBench } from './catalog.js';
 import { commandBench } from './command.js';
 import { commandPgBench } from './command-pg.js';
+import { flashOrdersBench } from './flash-orders.js';
 import { flashSaleBench } from './flash-sale.js';
 import { type BenchOptions, type Metrics, machine, printTable, writeResult } from './lib.js';
 import { rebuildBench } from './rebuild.js';
@@ -16,6 +17,7 @@ const benches: Record<string, (o: BenchOptions) => Promise<Metrics>> = {
   catalog: catalogBench,
   command: commandBench,
   'command-pg': commandPgBench,
+  'flash-orders': flashOrdersBench,
   'flash-sale': flashSaleBench,
   rebuild: rebuildBench,
 };
@@ -32,6 +34,7 @@ const valued = new Set([
   '--read-threads',
   '--rounds',
   '--events',
+  '--variants',
 ]);
 const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
 const flags = args.filter((a) => !names.includes(a));

@@ -18,6 +18,11 @@ export interface Config {
    * read DB) run on this many worker threads instead of the event loop.
    */
   readonly sqliteReadThreads: number;
+  /**
+   * `TWOROOMS_WRITE_THREAD` (`on`/`off`, default on): on SQLite, commands (their statements
+   * and the group commit's fsync) run on a thread of their own instead of the event loop.
+   */
+  readonly sqliteWriteThread: boolean;
   readonly cacheTtlMs: number;
   readonly defaultWaitMs: number;
   /** How long a background job waits for more triggers of the same key (debounce), in ms. */
@@ -134,6 +139,15 @@ function busConfig(env: NodeJS.ProcessEnv): BusConfig | undefined {
   return { url: url as string, stream, prefix };
 }
 
+/** `on`/`off` (also `true`/`false`, `1`/`0`); unset or empty: `fallback`. */
+function onOff(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  const v = value.toLowerCase();
+  if (v === 'on' || v === 'true' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === '0') return false;
+  throw new ConfigError(`${name} must be on or off (got ${value}).`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env['TWOROOMS_DATA_DIR'] || './data');
   const readMode = env['TWOROOMS_READS'] || 'read-model';
@@ -166,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     sqliteSynchronous: sync,
     sqliteReadThreads: integer(env['TWOROOMS_READ_THREADS'], 'TWOROOMS_READ_THREADS', 0, 0, 64),
+    sqliteWriteThread: onOff(env['TWOROOMS_WRITE_THREAD'], 'TWOROOMS_WRITE_THREAD', true),
     cacheTtlMs: integer(
       env['TWOROOMS_CACHE_TTL_MS'],
       'TWOROOMS_CACHE_TTL_MS',

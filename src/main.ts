@@ -2,7 +2,7 @@
 // (with its parts: main-stores.ts opens the stores, main-parts.ts holds what `serve` and
 // `project` share, main-worker.ts wires `project`).
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
+import { type Config, isPostgresUrl } from './config.js';
 import {
   CheckpointProgress,
   commandBus,
@@ -20,6 +20,7 @@ import {
 import type { JobQueue } from './core/jobs.js';
 import type { RecordedEvent } from './core/messages.js';
 import { buildApp } from './http/app.js';
+import { rememberCustomers } from './http/auth.js';
 import { shopMetrics } from './http/metrics.js';
 import {
   adminTokenFor,
@@ -38,6 +39,7 @@ import {
   type ShopCache,
   type WriteSide,
 } from './main-stores.js';
+import { handlersOnThread, sha256, startWriterThread, wokenByWriter } from './main-writer.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
 import type { ShopEvent } from './shop/events.js';
@@ -143,6 +145,13 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   const write = await openWriteSide(config);
   closers.add(() => write.close());
   const { store: writeStore, fullText } = write;
+  // Commands on their own thread (SQLite): closed after the app and the projector, below.
+  const writer =
+    config.sqliteWriteThread && !isPostgresUrl(config.writeDb)
+      ? await startWriterThread({ path: config.writeDb, synchronous: config.sqliteSynchronous })
+      : undefined;
+  if (writer) closers.add(() => writer.close());
+  const log = writer ? wokenByWriter(write.log, writer) : write.log;
   const readModelMode = config.readMode === 'read-model';
   const projections = options.projections ?? shopProjections();
   const read = await openReadSide(config);
@@ -180,7 +189,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   const hooks = shopProjectionHooks({ cache, jobs, jobDelayMs: config.jobDelayMs });
   worker = runProjector
     ? projector({
-        log: write.log,
+        log,
         store: shopReadStore,
         projections,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
@@ -193,13 +202,16 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
     ...(cache ? { cache } : {}),
   });
 
-  const bus = commandBus(shopCommandHandlers({ store: writeStore, fullText }), {
-    middleware: [
-      observe(metrics.observeCommand),
-      retry(),
-      idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'] }),
-    ],
-  });
+  // On the writer thread, retry and idempotency run there, around the handlers.
+  const bus = writer
+    ? commandBus(handlersOnThread(writer), { middleware: [observe(metrics.observeCommand)] })
+    : commandBus(shopCommandHandlers({ store: writeStore, fullText }), {
+        middleware: [
+          observe(metrics.observeCommand),
+          retry(),
+          idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
+        ],
+      });
   const l1 = queryBus(shopQueryHandlers('write-db'), { db: { sql: write.reader, fullText } });
   const readReader = readModelMode ? read.reader() : undefined;
   // Without a projector here, positions come from the checkpoints another process writes.
@@ -261,14 +273,15 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
     readMode: config.readMode,
     commands: bus,
     reads,
-    log: write.log,
+    log,
     auth: {
       adminToken: adminToken.token,
-      customerByTokenHash: (hash) =>
+      customerByTokenHash: rememberCustomers((hash) =>
         write.reader.get<{ customerId: string }>(
           'SELECT id AS "customerId" FROM customers WHERE token_hash = ?',
           [hash],
         ),
+      ),
     },
     ...(worker ? { projections: projectionControl(worker, hooks) } : {}),
     metrics: metrics.registry,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   authorization,
@@ -6,10 +7,13 @@ import {
   type CommandObservation,
   ConcurrencyConflict,
   commandBus,
+  fingerprintOf,
+  idempotency,
   observe,
   retry,
   validation,
 } from '../src/core/index.js';
+import { MemoryEventStore } from '../src/stores/memory/index.js';
 
 type Greet = Command<'Greet', { name: string }>;
 type Fail = Command<'Fail', { times: number }>;
@@ -171,5 +175,22 @@ describe('command bus', () => {
       ['Fail', 'error', 'CONCURRENCY_CONFLICT'],
     ]);
     expect(seen.every((o) => o.durationMs >= 0)).toBe(true);
+  });
+
+  it('idempotency fingerprints with the SHA-256 it is given, equal to the Web Crypto ones', async () => {
+    const hashed: string[] = [];
+    const sha256 = (text: string) => {
+      hashed.push(text);
+      return createHash('sha256').update(text).digest('hex');
+    };
+    const command: Greet = { type: 'Greet', data: { name: 'ada' } };
+    // Keys stored with either fingerprint still replay: both are the SHA-256 of the same text.
+    expect(await fingerprintOf(command, 'c1', sha256)).toBe(await fingerprintOf(command, 'c1'));
+    hashed.length = 0;
+    const store = new MemoryEventStore();
+    const bus = commandBus({ Greet: greet }, { middleware: [idempotency(store, { sha256 })] });
+    await bus.dispatch(command, { actor: 'c1', idempotencyKey: 'k1' });
+    expect(hashed).toHaveLength(1);
+    expect(JSON.parse(hashed[0]!)).toEqual({ type: 'Greet', data: { name: 'ada' }, actor: 'c1' });
   });
 });

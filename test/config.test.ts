@@ -11,6 +11,19 @@ describe('loadConfig: the write and read DBs', () => {
     expect(loadConfig({ TWOROOMS_WRITE_DB: 'sqlite:w.db' }).writeDb).toBe(resolve('w.db'));
   });
 
+  it('runs commands on the writer thread unless TWOROOMS_WRITE_THREAD=off', () => {
+    expect(loadConfig({}).sqliteWriteThread).toBe(true);
+    for (const on of ['on', 'ON', 'true', '1']) {
+      expect(loadConfig({ TWOROOMS_WRITE_THREAD: on }).sqliteWriteThread).toBe(true);
+    }
+    for (const off of ['off', 'false', '0']) {
+      expect(loadConfig({ TWOROOMS_WRITE_THREAD: off }).sqliteWriteThread).toBe(false);
+    }
+    expect(() => loadConfig({ TWOROOMS_WRITE_THREAD: 'yes please' })).toThrow(
+      'TWOROOMS_WRITE_THREAD must be on or off',
+    );
+  });
+
   it('takes two PostgreSQL URLs as they are', () => {
     const env = {
       TWOROOMS_WRITE_DB: 'postgres://app:secret@db.example:5432/shop',

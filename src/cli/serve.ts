@@ -44,7 +44,9 @@ export async function serveCommand(
       ? '(from TWOROOMS_ADMIN_TOKEN)'
       : `${shop.adminToken.token}  (${shop.adminToken.source === 'new' ? 'new, ' : ''}kept in ${shop.adminToken.file})`;
   console.log(`tworooms shop listening on ${url}`);
-  console.log(`  reads: ${config.readMode}   data: ${config.dataDir}`);
+  console.log(
+    `  reads: ${config.readMode}   data: ${config.dataDir}${isPostgresUrl(config.writeDb) ? '' : `   commands: ${config.sqliteWriteThread ? 'writer thread' : 'event loop'}`}`,
+  );
   if (isPostgresUrl(config.writeDb)) {
     console.log(`  write DB: ${redact(config.writeDb)}   read DB: ${redact(config.readDb)}`);
   }

@@ -4,11 +4,22 @@ import { canonicalJson, decodeJson } from './json.js';
 import type { Command } from './messages.js';
 import type { TransactOutcome, WriteStore } from './write-store.js';
 
-/** A SHA-256 digest (hex) of what a command asks: its type, data and actor. */
-export async function fingerprintOf(command: Command, actor: string | undefined): Promise<string> {
-  const text = canonicalJson({ type: command.type, data: command.data, actor: actor ?? null });
+/** SHA-256 of a text, in hex: what fingerprints are made of. */
+export type Sha256Hex = (text: string) => string | Promise<string>;
+
+/** SHA-256 through Web Crypto: portable, but each call is an asynchronous job. */
+export const webCryptoSha256: Sha256Hex = async (text) => {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+};
+
+/** A SHA-256 digest (hex) of what a command asks: its type, data and actor. */
+export async function fingerprintOf(
+  command: Command,
+  actor: string | undefined,
+  sha256: Sha256Hex = webCryptoSha256,
+): Promise<string> {
+  return sha256(canonicalJson({ type: command.type, data: command.data, actor: actor ?? null }));
 }
 
 /** The stored form of a command's outcome: what the handler returned, plus its position. */
@@ -34,6 +45,12 @@ export interface IdempotencyOptions {
   readonly types?: readonly string[];
   /** Types for which a key is required (`VALIDATION_FAILED` without one). */
   readonly required?: readonly string[];
+  /**
+   * The SHA-256 the fingerprints are made with (default Web Crypto). A synchronous one (Node's
+   * `createHash`) costs a fraction: Web Crypto's job and promises were ~6% of a server placing
+   * orders at full speed. Any SHA-256 gives the same fingerprints.
+   */
+  readonly sha256?: Sha256Hex;
 }
 
 /**
@@ -57,7 +74,7 @@ export function idempotency(
       }
       return next(command, context);
     }
-    const fingerprint = await fingerprintOf(command, context.metadata.actor);
+    const fingerprint = await fingerprintOf(command, context.metadata.actor, options.sha256);
     if (inFlight.has(key)) throw coreError('IDEMPOTENCY_KEY_IN_USE');
     inFlight.add(key);
     try {

@@ -17,6 +17,29 @@ export interface AuthDeps {
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/**
+ * Remembers the customers `lookup` found (at most `max`, the oldest forgotten first): a token
+ * never changes owner and no customer is deleted, so a found one stays right, and an order then
+ * costs no query to know who placed it. A token not found is asked again each time (it may
+ * belong to a customer registered since).
+ */
+export function rememberCustomers(
+  lookup: AuthDeps['customerByTokenHash'],
+  max = 10_000,
+): AuthDeps['customerByTokenHash'] {
+  const known = new Map<string, { customerId: string }>();
+  return async (hash) => {
+    const hit = known.get(hash);
+    if (hit) return hit;
+    const found = await lookup(hash);
+    if (found) {
+      if (known.size >= max) known.delete(known.keys().next().value as string);
+      known.set(hash, { customerId: found.customerId });
+    }
+    return found;
+  };
+}
+
 const same = (a: string, b: string) => {
   const x = Buffer.from(a);
   const y = Buffer.from(b);

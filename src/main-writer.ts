@@ -1,0 +1,227 @@
+// Part of the composition root: the shop's command side on its own thread (embedded SQLite,
+// `TWOROOMS_WRITE_THREAD=on`). The thread owns the write connection and runs every command —
+// its handler's statements and the group commit with its fsync — so the API's event loop
+// parses, authenticates and answers the next requests while the last group syncs.
+import { createHash } from 'node:crypto';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import {
+  type Command,
+  type CommandMetadata,
+  type CommandResult,
+  commandBus,
+  type EventLog,
+  idempotency,
+  mapWriteStore,
+  retry,
+  TworoomsError,
+} from './core/index.js';
+import { type ShopCommandHandlers, shopCommandHandlers } from './shop/handlers.js';
+import { SqliteEventStore, sqliteFullText, sqliteSql } from './stores/sqlite/index.js';
+
+/** What the thread needs to open the write DB (already migrated by the API process). */
+export interface WriterThreadOptions {
+  readonly path: string;
+  readonly synchronous: 'normal' | 'full';
+}
+
+type ToThread =
+  | { readonly id: number; readonly command: Command; readonly metadata: CommandMetadata }
+  | { readonly close: true };
+
+interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly category?: TworoomsError['category'];
+  readonly details?: unknown;
+  readonly stack?: string;
+}
+
+type FromThread =
+  | { readonly ready: true }
+  | { readonly failed: SerializedError }
+  | { readonly appended: bigint }
+  | { readonly id: number; readonly result: CommandResult }
+  | { readonly id: number; readonly error: SerializedError }
+  | { readonly closed: true };
+
+const serialize = (e: unknown): SerializedError =>
+  e instanceof TworoomsError
+    ? {
+        name: e.name,
+        message: e.message,
+        code: e.code,
+        category: e.category,
+        details: e.details,
+        ...(e.stack ? { stack: e.stack } : {}),
+      }
+    : e instanceof Error
+      ? { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) }
+      : { name: 'Error', message: String(e) };
+
+/** The error as the handler threw it, as far as a copy between threads allows (code, category). */
+const revive = (s: SerializedError): Error => {
+  const error =
+    s.code && s.category
+      ? new TworoomsError(s.code, s.category, s.message, s.details)
+      : new Error(s.message);
+  if (s.stack) error.stack = s.stack;
+  return error;
+};
+
+/** The commands' side of the API process, running on the writer thread. */
+export interface WriterThread {
+  /** Runs a command on the thread (retry and idempotency there); answers after its commit. */
+  dispatch(command: Command, metadata: CommandMetadata): Promise<CommandResult>;
+  /** Called after each commit that recorded events, with the new head (wakes the projector). */
+  onAppended(listener: (head: bigint) => void): () => void;
+  /** Waits for the commands already sent, then stops the thread. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the writer thread on the write DB at `options.path` and waits until it is ready. The
+ * thread has the only write connection that commits in this process: commands dispatched here
+ * run there one group commit at a time, exactly as they would on the event loop.
+ */
+export async function startWriterThread(options: WriterThreadOptions): Promise<WriterThread> {
+  const self = new URL(import.meta.url);
+  // From source (tsx, vitest) the thread registers tsx's loader before importing this file.
+  const worker = self.pathname.endsWith('.ts')
+    ? new Worker(
+        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(self.href)}); });`,
+        { eval: true, workerData: { tworoomsWriter: options } },
+      )
+    : new Worker(self, { workerData: { tworoomsWriter: options } });
+  const pending = new Map<number, { resolve(r: CommandResult): void; reject(e: Error): void }>();
+  const listeners = new Set<(head: bigint) => void>();
+  let nextId = 0;
+  let gone: Error | undefined;
+  let closed: (() => void) | undefined;
+  const failAll = (error: Error) => {
+    gone ??= error;
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: FromThread) => {
+      if ('appended' in m) {
+        for (const l of listeners) l(m.appended);
+      } else if ('id' in m) {
+        const p = pending.get(m.id);
+        if (!p) return;
+        pending.delete(m.id);
+        if ('error' in m) p.reject(revive(m.error));
+        else p.resolve(m.result);
+      } else if ('ready' in m) resolve();
+      else if ('failed' in m) reject(revive(m.failed));
+      else if ('closed' in m) closed?.();
+    });
+    worker.on('error', (error) => {
+      failAll(error);
+      reject(error);
+    });
+    worker.on('exit', (code) => {
+      const error = new Error(`the writer thread stopped (exit code ${code})`);
+      failAll(error);
+      reject(error);
+      closed?.();
+    });
+  });
+  try {
+    await ready;
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
+  return {
+    dispatch(command, metadata) {
+      if (gone) return Promise.reject(gone);
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, command, metadata } satisfies ToThread);
+      });
+    },
+    onAppended(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      if (gone) return;
+      const done = new Promise<void>((resolve) => (closed = resolve));
+      worker.postMessage({ close: true } satisfies ToThread);
+      await done;
+      gone = new Error('the writer thread is closed');
+      await worker.terminate();
+    },
+  };
+}
+
+/** The shop's handler map, each handler sending its command to the writer thread. */
+export function handlersOnThread(writer: WriterThread): ShopCommandHandlers {
+  const types = Object.keys(
+    shopCommandHandlers({ store: undefined as never, fullText: sqliteFullText }),
+  );
+  const send = (command: Command, context: { metadata: CommandMetadata }) =>
+    writer.dispatch(command, context.metadata);
+  return Object.fromEntries(types.map((t) => [t, send])) as unknown as ShopCommandHandlers;
+}
+
+/** `log` read on this thread, woken by the writer thread's commits (and by its own appends). */
+export function wokenByWriter(log: EventLog, writer: WriterThread): EventLog {
+  return {
+    readStream: (streamId, options) => log.readStream(streamId, options),
+    readAll: (options) => log.readAll(options),
+    headPosition: () => log.headPosition(),
+    append: (streamId, events, options) => log.append(streamId, events, options),
+    onAppended(listener) {
+      const here = log.onAppended(listener);
+      const there = writer.onAppended(listener);
+      return () => {
+        here();
+        there();
+      };
+    },
+  };
+}
+
+/** SHA-256 in hex, synchronously (the fingerprints of idempotent commands). */
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The thread's side: the write store, the shop's handlers, retry and idempotency. */
+function runWriter(options: WriterThreadOptions): void {
+  const port = parentPort!;
+  const send = (m: FromThread) => port.postMessage(m);
+  let store: SqliteEventStore;
+  try {
+    store = new SqliteEventStore({ path: options.path, synchronous: options.synchronous });
+  } catch (error) {
+    send({ failed: serialize(error) });
+    return;
+  }
+  const writeStore = mapWriteStore(store, sqliteSql);
+  const bus = commandBus(shopCommandHandlers({ store: writeStore, fullText: sqliteFullText }), {
+    middleware: [
+      retry(),
+      idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
+    ],
+  });
+  store.onAppended((head) => send({ appended: head }));
+  port.on('message', (m: ToThread) => {
+    if ('close' in m) {
+      // Commands already received are in the store's queue: close() commits them first.
+      void store.close().finally(() => send({ closed: true }));
+      return;
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: any shop command, checked by its handler
+    bus.dispatch(m.command as any, m.metadata).then(
+      (result) => send({ id: m.id, result: result as CommandResult }),
+      (error: unknown) => send({ id: m.id, error: serialize(error) }),
+    );
+  });
+  send({ ready: true });
+}
+
+const job = (workerData as { tworoomsWriter?: WriterThreadOptions } | null)?.tworoomsWriter;
+if (!isMainThread && job) runWriter(job);
