@@ -1,3 +1,4 @@
+import { BoundedMap } from './bounded-map.js';
 import type { CommandContext, CommandHandler, CommandResult } from './command-bus.js';
 import { isConcurrencyConflict } from './errors.js';
 import { eventMetadata } from './event-log.js';
@@ -71,9 +72,11 @@ interface Cached<S> {
  * taken out while a command uses it, so two commands never share one state object.
  */
 class StateCache<S> {
-  private readonly entries = new Map<string, Cached<S>>();
+  private readonly entries: BoundedMap<string, Cached<S>>;
 
-  constructor(private readonly max: number) {}
+  constructor(max: number) {
+    this.entries = new BoundedMap(max);
+  }
 
   take(streamId: string): Cached<S> | undefined {
     const entry = this.entries.get(streamId);
@@ -85,9 +88,8 @@ class StateCache<S> {
   put(streamId: string, version: bigint, state: S): void {
     const held = this.entries.get(streamId);
     if (held && held.version >= version) return;
-    this.entries.delete(streamId);
+    this.entries.delete(streamId); // the newest stored is the last forgotten
     this.entries.set(streamId, { version, state });
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { BoundedMap } from '../core/bounded-map.js';
 import { coreError } from '../core/errors.js';
 import { ADMIN } from '../shop/commands.js';
 
@@ -27,15 +28,12 @@ export function rememberCustomers(
   lookup: AuthDeps['customerByTokenHash'],
   max = 10_000,
 ): AuthDeps['customerByTokenHash'] {
-  const known = new Map<string, { customerId: string }>();
+  const known = new BoundedMap<string, { customerId: string }>(max);
   return async (hash) => {
     const hit = known.get(hash);
     if (hit) return hit;
     const found = await lookup(hash);
-    if (found) {
-      if (known.size >= max) known.delete(known.keys().next().value as string);
-      known.set(hash, { customerId: found.customerId });
-    }
+    if (found) known.set(hash, { customerId: found.customerId });
     return found;
   };
 }

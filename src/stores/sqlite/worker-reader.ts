@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { BoundedMap } from '../../core/bounded-map.js';
 import { refuseNul, type Sql } from '../../core/sql.js';
 
 /**
@@ -77,13 +78,9 @@ export function sqliteWorkerSql(path: string, threads: number): WorkerSql {
   let nextId = 0;
   let closed = false;
   /** SQL text -> running mean of its time on a thread (ms), as the thread measured it. */
-  const costs = new Map<string, number>();
+  const costs = new BoundedMap<string, number>(COSTS_KEPT);
   const learn = (sql: string, ms: number) => {
     const mean = costs.get(sql);
-    if (mean === undefined && costs.size >= COSTS_KEPT) {
-      const oldest = costs.keys().next();
-      if (!oldest.done) costs.delete(oldest.value);
-    }
     costs.set(sql, mean === undefined ? ms : mean + COST_WEIGHT * (ms - mean));
   };
   const pool: Thread[] = Array.from({ length: threads }, () => {
