@@ -7,6 +7,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import {
   type Command,
   type CommandMetadata,
+  type CommandMiddleware,
   type CommandResult,
   commandBus,
   type EventLog,
@@ -14,6 +15,7 @@ import {
   mapWriteStore,
   retry,
   TworoomsError,
+  type WriteStore,
 } from './core/index.js';
 import { type ShopCommandHandlers, shopCommandHandlers } from './shop/handlers.js';
 import { SqliteEventStore, sqliteFullText, sqliteSql } from './stores/sqlite/index.js';
@@ -189,6 +191,15 @@ export function wokenByWriter(log: EventLog, writer: WriterThread): EventLog {
 /** SHA-256 in hex, synchronously (the fingerprints of idempotent commands). */
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/**
+ * What runs around the shop's handlers where the write connection is (the event loop, or the
+ * writer thread): retry on a lost race, and idempotency keys (required on orders).
+ */
+export const shopCommandMiddleware = (store: WriteStore<unknown>): CommandMiddleware[] => [
+  retry(),
+  idempotency(store, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
+];
+
 /** The thread's side: the write store, the shop's handlers, retry and idempotency. */
 function runWriter(options: WriterThreadOptions): void {
   const port = parentPort!;
@@ -202,10 +213,7 @@ function runWriter(options: WriterThreadOptions): void {
   }
   const writeStore = mapWriteStore(store, sqliteSql);
   const bus = commandBus(shopCommandHandlers({ store: writeStore, fullText: sqliteFullText }), {
-    middleware: [
-      retry(),
-      idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
-    ],
+    middleware: shopCommandMiddleware(writeStore),
   });
   store.onAppended((head) => send({ appended: head }));
   port.on('message', (m: ToThread) => {

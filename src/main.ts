@@ -6,14 +6,12 @@ import { type Config, isPostgresUrl } from './config.js';
 import {
   CheckpointProgress,
   commandBus,
-  idempotency,
   type Lease,
   type LeaseManager,
   observe,
   type Projection,
   projector,
   queryBus,
-  retry,
   setupReadModels,
   timeOrderedId,
 } from './core/index.js';
@@ -39,7 +37,12 @@ import {
   type ShopCache,
   type WriteSide,
 } from './main-stores.js';
-import { handlersOnThread, sha256, startWriterThread, wokenByWriter } from './main-writer.js';
+import {
+  handlersOnThread,
+  shopCommandMiddleware,
+  startWriterThread,
+  wokenByWriter,
+} from './main-writer.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import { seedDemo } from './shop/demo.js';
 import type { ShopEvent } from './shop/events.js';
@@ -206,11 +209,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   const bus = writer
     ? commandBus(handlersOnThread(writer), { middleware: [observe(metrics.observeCommand)] })
     : commandBus(shopCommandHandlers({ store: writeStore, fullText }), {
-        middleware: [
-          observe(metrics.observeCommand),
-          retry(),
-          idempotency(writeStore, { required: ['PlaceOrder', 'CheckOutCart'], sha256 }),
-        ],
+        middleware: [observe(metrics.observeCommand), ...shopCommandMiddleware(writeStore)],
       });
   const l1 = queryBus(shopQueryHandlers('write-db'), { db: { sql: write.reader, fullText } });
   const readReader = readModelMode ? read.reader() : undefined;
