@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config.js';
 import { mapWriteStore, timeOrderedId } from '../src/core/index.js';
 import { createShop, openReadSide, openWriteStore } from '../src/main.js';
 import { bulkSeed, bulkSeedEvents } from '../src/shop/bulk-seed.js';
+import type { ListingItem } from '../src/shop/queries.js';
 import {
   createTestDatabase,
   postgresReachable,
@@ -23,16 +24,6 @@ const CLI = join('src', 'cli', 'main.ts');
 const reachable = await postgresReachable();
 const PLAN = { products: 60, reviews: 500, categories: 4 };
 
-interface Item {
-  id: string;
-  name: string;
-  priceCents: number;
-  stockAvailable: boolean;
-  avgRating: number | null;
-  reviewCount: number;
-  categoryName: string;
-}
-
 /** What the API shows of the seeded catalog, keyed by product name (ids differ per seed). */
 async function catalogSeen(env: Record<string, string>) {
   const shop = await createShop(loadConfig(env));
@@ -43,9 +34,9 @@ async function catalogSeen(env: Record<string, string>) {
       expect(res.statusCode, url).toBe(200);
       return res.json() as T;
     };
-    const items: Item[] = [];
+    const items: ListingItem[] = [];
     for (let page = 1; ; page++) {
-      const p = await get<{ items: Item[]; total: number }>(`/api/catalog?page=${page}`);
+      const p = await get<{ items: ListingItem[]; total: number }>(`/api/catalog?page=${page}`);
       items.push(...p.items);
       if (p.items.length === 0 || items.length >= p.total) break;
     }

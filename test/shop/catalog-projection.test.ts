@@ -187,6 +187,14 @@ function sqliteNewest(events: readonly RecordedEvent<ShopEvent>[]): Record<strin
   return newest;
 }
 
+/** The read model of `events` projected whole, checked equal in batches of 1 and of `size`. */
+async function projectedAlike(events: Parameters<typeof project>[0], size: number) {
+  const whole = await project(events, events.length);
+  expect(await project(events, 1)).toStrictEqual(whole);
+  expect(await project(events, size)).toStrictEqual(whole);
+  return whole;
+}
+
 describe('catalog projection', () => {
   it('gives the same read model for any batch size, and the fold of the whole log', async () => {
     await fc.assert(
@@ -195,9 +203,7 @@ describe('catalog projection', () => {
         fc.integer({ min: 2, max: 20 }),
         async (steps, size) => {
           const events = log(steps);
-          const whole = await project(events, events.length);
-          expect(await project(events, 1)).toStrictEqual(whole);
-          expect(await project(events, size)).toStrictEqual(whole);
+          const whole = await projectedAlike(events, size);
 
           const kept = Object.fromEntries(
             (whole.reviews as { product_id: string; reviews: string }[]).map((r) => [
@@ -252,9 +258,7 @@ describe('catalog category counts', () => {
         fc.integer({ min: 2, max: 20 }),
         async (steps, size) => {
           const events = log(steps);
-          const whole = await project(events, events.length);
-          expect(await project(events, 1)).toStrictEqual(whole);
-          expect(await project(events, size)).toStrictEqual(whole);
+          const whole = await projectedAlike(events, size);
           const products = whole.products as { category_id: string; active: number }[];
           for (const c of whole.categories as { id: string; product_count: number }[]) {
             const active = products.filter((p) => p.category_id === c.id && p.active === 1);
