@@ -37,6 +37,8 @@ interface Settings {
   readThreads: number;
   /** Rounds of the four runs (interleaved), figures reported as medians over rounds. */
   rounds: number;
+  /** The levels to run (default both; one alone to profile it, the ratios then stay unset). */
+  levels: readonly Level[];
   chart: string | undefined;
 }
 
@@ -68,6 +70,7 @@ const FLAGS = [
   'stack',
   'read-threads',
   'rounds',
+  'levels',
 ];
 
 export function settingsOf(o: BenchOptions): Settings {
@@ -78,6 +81,9 @@ export function settingsOf(o: BenchOptions): Settings {
   if (stack !== 'embedded' && stack !== 'production')
     throw new Error(`--stack must be embedded or production (got ${stack})`);
   const q = o.quick;
+  const levels = levelsOf(flag(o.args, 'levels') ?? 'l1,l2');
+  if (!levels.includes('l1') && flag(o.args, 'rate') === undefined)
+    throw new Error("--levels without l1 needs --rate (the sale's rate comes from level 1)");
   return {
     products: count(o.args, 'products', q ? 2_000 : 100_000, 100),
     reads: count(o.args, 'reads', q ? 1_500 : 50_000),
@@ -95,8 +101,18 @@ export function settingsOf(o: BenchOptions): Settings {
     connections: 64,
     readThreads: count(o.args, 'read-threads', 2, 0),
     rounds: count(o.args, 'rounds', q ? 1 : 3),
+    levels,
     chart: q ? undefined : 'docs/flash-sale.svg',
   };
+}
+
+function levelsOf(v: string): Level[] {
+  const levels = v.split(',').map((l) => l.trim());
+  const known = (l: string): l is Level => l === 'l1' || l === 'l2';
+  const bad = levels.filter((l) => !known(l));
+  if (bad.length > 0 || levels.length === 0)
+    throw new Error(`--levels must be l1, l2 or l1,l2 (got ${v})`);
+  return [...new Set(levels.filter(known))];
 }
 
 const started = performance.now();
@@ -180,7 +196,7 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
     // a drift of the shared machine's load does not always fall on the same level. The read
     // capacity, the order throughput and the ceiling are measured in the first round only.
     const schedule = Array.from({ length: s.rounds }, (_, round) =>
-      (round % 2 === 0 ? (['l1', 'l2'] as const) : (['l2', 'l1'] as const)).map(
+      (round % 2 === 0 ? s.levels : [...s.levels].reverse()).map(
         (level) => [round, level] as const,
       ),
     ).flat();

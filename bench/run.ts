@@ -33,6 +33,7 @@ const valued = new Set([
   '--stack',
   '--read-threads',
   '--rounds',
+  '--levels',
   '--events',
   '--variants',
 ]);

@@ -74,6 +74,7 @@ export async function openSqliteWriteStore(config: Config): Promise<SqliteEventS
   const store = new SqliteEventStore({
     path: config.writeDb,
     synchronous: config.sqliteSynchronous,
+    backgroundCheckpoints: true,
   });
   migrateSqlite(store.db, WRITE_MIGRATIONS);
   await sqliteFullText.setup(sqliteSql(store.db), PRODUCTS_FTS);
@@ -155,7 +156,8 @@ export const openWriteSide = (config: Config): Promise<WriteSide> =>
   isPostgresUrl(config.writeDb) ? openPostgresWriteSide(config) : openSqliteWriteSide(config);
 
 function openSqliteReadSide(config: Config): ReadSide {
-  const store = new SqliteReadStore({ path: config.readDb });
+  // Checkpoints on their own thread: the projector commits on the event loop that serves reads.
+  const store = new SqliteReadStore({ path: config.readDb, backgroundCheckpoints: true });
   const fullText = sqliteFullText;
   const readers: { close(): Promise<void> }[] = [];
   return {

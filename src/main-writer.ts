@@ -206,7 +206,11 @@ function runWriter(options: WriterThreadOptions): void {
   const send = (m: FromThread) => port.postMessage(m);
   let store: SqliteEventStore;
   try {
-    store = new SqliteEventStore({ path: options.path, synchronous: options.synchronous });
+    store = new SqliteEventStore({
+      path: options.path,
+      synchronous: options.synchronous,
+      backgroundCheckpoints: true,
+    });
   } catch (error) {
     send({ failed: serialize(error) });
     return;

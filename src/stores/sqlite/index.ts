@@ -1,3 +1,4 @@
+export { type BackgroundCheckpoints, backgroundCheckpoints } from './checkpointer.js';
 export {
   SqliteEventStore,
   type SqliteEventStoreOptions,

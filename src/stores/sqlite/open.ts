@@ -10,6 +10,9 @@ export interface OpenOptions {
   readonly readonly?: boolean;
 }
 
+/** WAL pages after which a commit checkpoints (see `backgroundCheckpoints` to move that off). */
+export const AUTOCHECKPOINT_PAGES = 4000;
+
 /** Opens a SQLite file in WAL mode with the toolkit's settings; creates its folder if needed. */
 export function openSqlite(path: string, options: OpenOptions = {}): Database.Database {
   if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
@@ -23,7 +26,7 @@ export function openSqlite(path: string, options: OpenOptions = {}): Database.Da
   db.pragma(`synchronous = ${(options.synchronous ?? 'normal').toUpperCase()}`);
   db.pragma('foreign_keys = ON');
   // Fewer, larger WAL checkpoints keep commit latency flat under write bursts.
-  db.pragma('wal_autocheckpoint = 4000');
+  db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
   db.pragma('cache_size = -65536');
   db.pragma('temp_store = MEMORY');
   return db;
