@@ -23,6 +23,12 @@ export interface Config {
    * and the group commit's fsync) run on a thread of their own instead of the event loop.
    */
   readonly sqliteWriteThread: boolean;
+  /**
+   * `TWOROOMS_PROJECT_THREAD` (`on`/`off`, default on): on SQLite, a `serve` that projects runs
+   * the shop's projections (their log reads, statements and commits) and background jobs on a
+   * thread of their own instead of the event loop that answers requests.
+   */
+  readonly sqliteProjectThread: boolean;
   readonly cacheTtlMs: number;
   readonly defaultWaitMs: number;
   /** How long a background job waits for more triggers of the same key (debounce), in ms. */
@@ -181,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteSynchronous: sync,
     sqliteReadThreads: integer(env['TWOROOMS_READ_THREADS'], 'TWOROOMS_READ_THREADS', 0, 0, 64),
     sqliteWriteThread: onOff(env['TWOROOMS_WRITE_THREAD'], 'TWOROOMS_WRITE_THREAD', true),
+    sqliteProjectThread: onOff(env['TWOROOMS_PROJECT_THREAD'], 'TWOROOMS_PROJECT_THREAD', true),
     cacheTtlMs: integer(
       env['TWOROOMS_CACHE_TTL_MS'],
       'TWOROOMS_CACHE_TTL_MS',

@@ -4,9 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config.js';
+import type { Cache } from './core/cache.js';
 import type { ProjectionStatus } from './core/index.js';
 import type { JobQueue } from './core/jobs.js';
-import type { ReadSide, ShopCache, WriteSide } from './main-stores.js';
+import type { Sql } from './core/sql.js';
+import type { ReadSide } from './main-stores.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import type { CatalogApplied } from './shop/catalog/projection.js';
 import { ALSO_BOUGHT_JOB, alsoBoughtJob, alsoBoughtTriggers } from './shop/orders/also-bought.js';
@@ -56,7 +58,8 @@ export const errorMessage = (error: unknown) =>
  * cache cleared after a rebuild switched copies.
  */
 export function shopProjectionHooks(deps: {
-  readonly cache: ShopCache | undefined;
+  /** What the hooks do to a cache (the projector thread's stand-in only forwards these). */
+  readonly cache: Pick<Cache, 'invalidate' | 'clear'> | undefined;
   readonly jobs: JobQueue | undefined;
   readonly jobDelayMs: number;
 }) {
@@ -95,10 +98,10 @@ export function shopProjectionHooks(deps: {
 /** Registers the shop's job handlers on `jobs` (in the process that runs them). */
 export async function processShopJobs(
   jobs: JobQueue,
-  write: WriteSide,
-  read: ReadSide,
+  writeDb: Sql,
+  read: Pick<ReadSide, 'store'>,
 ): Promise<void> {
-  const alsoBought = alsoBoughtJob({ writeDb: write.reader, readStore: read.store });
+  const alsoBought = alsoBoughtJob({ writeDb, readStore: read.store });
   await alsoBought.setup();
   jobs.process(ALSO_BOUGHT_JOB, alsoBought.run);
 }

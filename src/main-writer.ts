@@ -3,7 +3,7 @@
 // its handler's statements and the group commit with its fsync — so the API's event loop
 // parses, authenticates and answers the next requests while the last group syncs.
 import { createHash } from 'node:crypto';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
   type Command,
   type CommandMetadata,
@@ -14,9 +14,9 @@ import {
   idempotency,
   mapWriteStore,
   retry,
-  TworoomsError,
   type WriteStore,
 } from './core/index.js';
+import { moduleThread, reviveError, type SerializedError, serializeError } from './main-threads.js';
 import { type ShopCommandHandlers, shopCommandHandlers } from './shop/handlers.js';
 import { SqliteEventStore, sqliteFullText, sqliteSql } from './stores/sqlite/index.js';
 
@@ -30,15 +30,6 @@ type ToThread =
   | { readonly id: number; readonly command: Command; readonly metadata: CommandMetadata }
   | { readonly close: true };
 
-interface SerializedError {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-  readonly category?: TworoomsError['category'];
-  readonly details?: unknown;
-  readonly stack?: string;
-}
-
 type FromThread =
   | { readonly ready: true }
   | { readonly failed: SerializedError }
@@ -46,30 +37,6 @@ type FromThread =
   | { readonly id: number; readonly result: CommandResult }
   | { readonly id: number; readonly error: SerializedError }
   | { readonly closed: true };
-
-const serialize = (e: unknown): SerializedError =>
-  e instanceof TworoomsError
-    ? {
-        name: e.name,
-        message: e.message,
-        code: e.code,
-        category: e.category,
-        details: e.details,
-        ...(e.stack ? { stack: e.stack } : {}),
-      }
-    : e instanceof Error
-      ? { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) }
-      : { name: 'Error', message: String(e) };
-
-/** The error as the handler threw it, as far as a copy between threads allows (code, category). */
-const revive = (s: SerializedError): Error => {
-  const error =
-    s.code && s.category
-      ? new TworoomsError(s.code, s.category, s.message, s.details)
-      : new Error(s.message);
-  if (s.stack) error.stack = s.stack;
-  return error;
-};
 
 /** The commands' side of the API process, running on the writer thread. */
 export interface WriterThread {
@@ -87,14 +54,7 @@ export interface WriterThread {
  * run there one group commit at a time, exactly as they would on the event loop.
  */
 export async function startWriterThread(options: WriterThreadOptions): Promise<WriterThread> {
-  const self = new URL(import.meta.url);
-  // From source (tsx, vitest) the thread registers tsx's loader before importing this file.
-  const worker = self.pathname.endsWith('.ts')
-    ? new Worker(
-        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(self.href)}); });`,
-        { eval: true, workerData: { tworoomsWriter: options } },
-      )
-    : new Worker(self, { workerData: { tworoomsWriter: options } });
+  const worker = moduleThread(import.meta.url, { tworoomsWriter: options });
   const pending = new Map<number, { resolve(r: CommandResult): void; reject(e: Error): void }>();
   const listeners = new Set<(head: bigint) => void>();
   let nextId = 0;
@@ -113,10 +73,10 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
         const p = pending.get(m.id);
         if (!p) return;
         pending.delete(m.id);
-        if ('error' in m) p.reject(revive(m.error));
+        if ('error' in m) p.reject(reviveError(m.error));
         else p.resolve(m.result);
       } else if ('ready' in m) resolve();
-      else if ('failed' in m) reject(revive(m.failed));
+      else if ('failed' in m) reject(reviveError(m.failed));
       else if ('closed' in m) closed?.();
     });
     worker.on('error', (error) => {
@@ -212,7 +172,7 @@ function runWriter(options: WriterThreadOptions): void {
       backgroundCheckpoints: true,
     });
   } catch (error) {
-    send({ failed: serialize(error) });
+    send({ failed: serializeError(error) });
     return;
   }
   const writeStore = mapWriteStore(store, sqliteSql);
@@ -229,7 +189,7 @@ function runWriter(options: WriterThreadOptions): void {
     // biome-ignore lint/suspicious/noExplicitAny: any shop command, checked by its handler
     bus.dispatch(m.command as any, m.metadata).then(
       (result) => send({ id: m.id, result: result as CommandResult }),
-      (error: unknown) => send({ id: m.id, error: serialize(error) }),
+      (error: unknown) => send({ id: m.id, error: serializeError(error) }),
     );
   });
   send({ ready: true });

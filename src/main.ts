@@ -10,6 +10,7 @@ import {
   type LeaseManager,
   observe,
   type Projection,
+  Projector,
   projector,
   queryBus,
   setupReadModels,
@@ -27,6 +28,7 @@ import {
   projectionControl,
   shopProjectionHooks,
 } from './main-parts.js';
+import { type ProjectorThread, startProjectorThread } from './main-projector-thread.js';
 import {
   openCache,
   openJobs,
@@ -83,13 +85,17 @@ export {
 /** Opens (and migrates) the embedded SQLite write DB (for `seed`, which loads it directly). */
 export const openWriteStore = openSqliteWriteStore;
 
+/** This process's projector: on the event loop, or its stand-in for the projector thread. */
+export type ShopProjector = Projector<ProjectionDb> | ProjectorThread;
+
 export interface Shop {
   readonly app: FastifyInstance;
   readonly config: Config;
   readonly adminToken: ReturnType<typeof adminTokenFor>;
   /** The write DB and its event log. */
   readonly store: WriteSide;
-  readonly projector: ReturnType<typeof projector> | undefined;
+  /** The projections run by this process: on the event loop, or on the projector thread. */
+  readonly projector: ShopProjector | undefined;
   /** Background jobs run by this process (with the projector), if any. */
   readonly jobs: JobQueue | undefined;
   /** The query cache (Redis or in-process), in read-model mode. */
@@ -168,7 +174,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   const shopReadStore = read.store;
   const runProjector = readModelMode && (options.projector ?? true);
   let stopping = false;
-  let worker: ReturnType<typeof projector> | undefined;
+  let worker: ShopProjector | undefined;
   if (runProjector) {
     const leases = await holdEveryProjection(
       config,
@@ -183,23 +189,47 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
     );
     closers.add(() => leases.close());
   }
+  // On SQLite the shop's projections, with their jobs, run on a thread of their own by default.
+  const onThread =
+    runProjector &&
+    config.sqliteProjectThread &&
+    !isPostgresUrl(config.readDb) &&
+    !isPostgresUrl(config.writeDb) &&
+    options.projections === undefined;
   // Background jobs run where the projector runs: it is what notices the orders that trigger them.
-  const jobs = runProjector ? openJobs(config) : undefined;
+  const jobs = runProjector && !onThread ? openJobs(config) : undefined;
   if (jobs) {
     closers.add(() => jobs.close());
-    await processShopJobs(jobs, write, read);
+    await processShopJobs(jobs, write.reader, read);
   }
   const hooks = shopProjectionHooks({ cache, jobs, jobDelayMs: config.jobDelayMs });
-  worker = runProjector
-    ? projector({
+  if (onThread) {
+    const thread = await startProjectorThread(
+      { config, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
+      {
         log,
-        store: shopReadStore,
-        projections,
-        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-        onApplied: hooks.onApplied,
-        onSwitched: hooks.onSwitched,
-      })
-    : undefined;
+        cache,
+        onDeath: (error) => {
+          if (stopping) return;
+          console.error(`tworooms: ${error.message}: the read models no longer follow the log`);
+        },
+      },
+    );
+    closers.add(() => {
+      stopping = true;
+      return thread.close();
+    });
+    worker = thread;
+  } else if (runProjector) {
+    worker = projector({
+      log,
+      store: shopReadStore,
+      projections,
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      onApplied: hooks.onApplied,
+      onSwitched: hooks.onSwitched,
+    });
+  }
   const metrics = shopMetrics({
     ...(worker ? { projections: worker } : {}),
     ...(cache ? { cache } : {}),
@@ -260,7 +290,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   });
   const adminToken = adminTokenFor(config);
 
-  if (worker) {
+  if (worker instanceof Projector) {
     const started = worker;
     closers.add(() => {
       stopping = true;

@@ -11,6 +11,15 @@ describe('loadConfig: the write and read DBs', () => {
     expect(loadConfig({ TWOROOMS_WRITE_DB: 'sqlite:w.db' }).writeDb).toBe(resolve('w.db'));
   });
 
+  it('runs projections on the projector thread unless TWOROOMS_PROJECT_THREAD=off', () => {
+    expect(loadConfig({}).sqliteProjectThread).toBe(true);
+    expect(loadConfig({ TWOROOMS_PROJECT_THREAD: 'on' }).sqliteProjectThread).toBe(true);
+    expect(loadConfig({ TWOROOMS_PROJECT_THREAD: 'off' }).sqliteProjectThread).toBe(false);
+    expect(() => loadConfig({ TWOROOMS_PROJECT_THREAD: 'maybe' })).toThrow(
+      'TWOROOMS_PROJECT_THREAD must be on or off',
+    );
+  });
+
   it('runs commands on the writer thread unless TWOROOMS_WRITE_THREAD=off', () => {
     expect(loadConfig({}).sqliteWriteThread).toBe(true);
     for (const on of ['on', 'ON', 'true', '1']) {

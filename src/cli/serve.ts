@@ -1,4 +1,5 @@
 import { type Config, isPostgresUrl } from '../config.js';
+import { Projector } from '../core/index.js';
 import { createShop } from '../main.js';
 import { redact } from './migrate.js';
 
@@ -52,7 +53,7 @@ export async function serveCommand(
   }
   if (config.readMode === 'read-model') {
     console.log(
-      `  cache: ${config.cache ? `Redis ${redact(config.cache.url)} prefix ${config.cache.prefix}` : 'in-process'}   projector: ${shop.projector ? 'here' : 'elsewhere (tworooms project)'}${config.bus && !config.cache && !shop.projector ? `   invalidation: NATS ${config.bus.url} stream ${config.bus.stream}` : ''}`,
+      `  cache: ${config.cache ? `Redis ${redact(config.cache.url)} prefix ${config.cache.prefix}` : 'in-process'}   projector: ${shop.projector ? (shop.projector instanceof Projector ? 'here (event loop)' : 'here (projector thread)') : 'elsewhere (tworooms project)'}${config.bus && !config.cache && !shop.projector ? `   invalidation: NATS ${config.bus.url} stream ${config.bus.stream}` : ''}`,
     );
   }
   console.log(`  API docs: ${url}/docs   OpenAPI: ${url}/openapi.json`);
