@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { mapWriteStore, timeOrderedId } from '../src/core/index.js';
-import { createShop, openReadSide, openWriteStore } from '../src/main.js';
+import { createShop, openReadSide, openWriteSide, openWriteStore } from '../src/main.js';
 import { bulkSeed, bulkSeedEvents } from '../src/shop/bulk-seed.js';
 import type { ListingItem } from '../src/shop/queries.js';
 import {
@@ -109,6 +109,20 @@ describe.skipIf(!reachable)('tworooms seed on PostgreSQL', () => {
         .all<{ position: string }>('SELECT position FROM tworooms_checkpoints');
       expect(rows.length).toBeGreaterThan(0);
       for (const r of rows) expect(BigInt(r.position)).toBe(BigInt(bulkSeedEvents(PLAN)));
+      // Analyzed once loaded: the planner has statistics for the first queries after the seed.
+      const analyzed = `SELECT relname FROM pg_stat_user_tables
+        WHERE relname IN ('products', 'reviews', 'rm_catalog_products') AND last_analyze IS NOT NULL
+        ORDER BY relname`;
+      expect(
+        (await read.reader().all<{ relname: string }>(analyzed)).map((r) => r.relname),
+      ).toEqual(['rm_catalog_products']);
+      const write = await openWriteSide(loadConfig(pgEnv));
+      try {
+        const names = (await write.reader.all<{ relname: string }>(analyzed)).map((r) => r.relname);
+        expect(names).toEqual(['products', 'reviews']);
+      } finally {
+        await write.close();
+      }
     } finally {
       await read.close();
     }

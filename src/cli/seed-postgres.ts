@@ -220,6 +220,18 @@ export async function seedPostgres(
     } finally {
       clearInterval(ticker);
     }
+    // A bulk load leaves the planner without statistics until autovacuum gets round to it:
+    // queries right after the seed (a benchmark cloning the databases at once) would plan blind.
+    progress.update('analyzing', 0, 2);
+    await client.query('ANALYZE');
+    const readClient = new pg.Client({ connectionString: config.readDb });
+    await readClient.connect();
+    try {
+      await readClient.query('ANALYZE');
+    } finally {
+      await readClient.end();
+    }
+    progress.update('analyzing', 2, 2);
     return { seeded, written };
   } finally {
     await close();
