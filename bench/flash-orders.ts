@@ -19,9 +19,11 @@ const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 /** How the shop is deployed for a round: the server's environment on top of level 2's. */
 export const DEPLOYMENTS: Record<string, Record<string, string>> = {
   // Everything on the API process's event loop (the projector too).
-  'in-process': { TWOROOMS_WRITE_THREAD: 'off' },
-  // Commands (statements, group commit and fsync) on the writer thread.
-  'write-thread': { TWOROOMS_WRITE_THREAD: 'on' },
+  'in-process': { TWOROOMS_WRITE_THREAD: 'off', TWOROOMS_PROJECT_THREAD: 'off' },
+  // Commands (statements, group commit and fsync) on the writer thread, the projector on the loop.
+  'write-thread': { TWOROOMS_WRITE_THREAD: 'on', TWOROOMS_PROJECT_THREAD: 'off' },
+  // Commands on the writer thread, projections on the projector thread (serve's default).
+  'project-thread': { TWOROOMS_WRITE_THREAD: 'on', TWOROOMS_PROJECT_THREAD: 'on' },
 };
 
 // BENCH_BASE_CLI=<another build's dist/cli/main.js> adds the variant `base`: that build, as it
