@@ -74,7 +74,9 @@ export async function openSqliteWriteStore(config: Config): Promise<SqliteEventS
   const store = new SqliteEventStore({
     path: config.writeDb,
     synchronous: config.sqliteSynchronous,
-    backgroundCheckpoints: true,
+    // The connection that commits checkpoints in the background; with the writer thread, that
+    // is the thread's (`serve`), and this one, which barely commits, keeps SQLite's own.
+    backgroundCheckpoints: !config.sqliteWriteThread,
   });
   migrateSqlite(store.db, WRITE_MIGRATIONS);
   await sqliteFullText.setup(sqliteSql(store.db), PRODUCTS_FTS);

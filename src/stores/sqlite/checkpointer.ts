@@ -44,7 +44,7 @@ export interface BackgroundCheckpoints {
  * the commit that crosses `wal_autocheckpoint` copies the WAL into the database file and syncs
  * it, on the thread that committed: measured 20–35 ms on the read DB during the flash sale,
  * on the event loop that serves cached pages. Here a worker thread with its own connection runs
- * a PASSIVE checkpoint every `everyMs`; `db` (the writing connection) keeps an automatic
+ * a PASSIVE checkpoint every `everyMs` (default 250); `db` (the writing connection) keeps an automatic
  * checkpoint only as a backstop, at `BACKSTOP_PAGES`, should the thread fall behind.
  * @example
  *   const checkpoints = backgroundCheckpoints(store.db, 'data/read.db');
@@ -59,7 +59,7 @@ export function backgroundCheckpoints(
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(THREAD, {
     eval: true,
-    workerData: { driver, path, everyMs: options.everyMs ?? 100 },
+    workerData: { driver, path, everyMs: options.everyMs ?? 250 },
   });
   worker.unref(); // never what keeps a process alive
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
