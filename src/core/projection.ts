@@ -158,15 +158,6 @@ export interface ReadStore<H> {
   setup(projections: readonly Projection<Event, H>[]): Promise<void>;
   loadCheckpoints(): Promise<ReadonlyMap<string, Checkpoint>>;
   transact<T>(fn: (tx: ReadTx<H>) => Promise<T> | T, options?: ReadTransactOptions): Promise<T>;
-  /**
-   * Runs statements that `tables.deferIndexes` returned, outside any transaction of `transact`
-   * (none commits meanwhile), each on its own; a store may run them off the caller's thread
-   * (SQLite: its helper thread), so that an index build does not stop the process's event loop.
-   * Without it they run in a transaction through `tables.createIndexes`.
-   */
-  buildIndexes?(statements: readonly string[]): Promise<void>;
-  /** Drops these tables if they exist, as `buildIndexes` runs its statements (a copy retired). */
-  dropTables?(names: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -181,10 +172,6 @@ export function mapReadStore<H, H2>(store: ReadStore<H>, map: (db: H) => H2): Re
         { schema: true },
       ),
     loadCheckpoints: () => store.loadCheckpoints(),
-    ...(store.buildIndexes
-      ? { buildIndexes: (statements) => store.buildIndexes!(statements) }
-      : {}),
-    ...(store.dropTables ? { dropTables: (names) => store.dropTables!(names) } : {}),
     close: () => store.close(),
     transact: (fn, options) =>
       store.transact(

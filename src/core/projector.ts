@@ -506,13 +506,10 @@ export class Projector<H> implements ProgressSource {
       this.options.onSwitched?.(projection.name);
       this.emit();
       // The old copy goes one table per transaction, the event loop served between them.
-      const { store } = this.options;
       for (const t of names.tables) {
-        if (store.dropTables) await store.dropTables([t + retired]);
-        else
-          await store.transact(async (tx) => {
-            await tx.tables?.drop(t + retired);
-          });
+        await this.options.store.transact(async (tx) => {
+          await tx.tables?.drop(t + retired);
+        });
         await yieldToIo();
       }
       job.resolve();

@@ -106,14 +106,11 @@ export class TableCopy<H> {
    * wait for one index build at a time rather than for all of them.
    */
   async buildIndexes(): Promise<void> {
-    const { store } = this.options;
     while (this.deferred.length > 0) {
       const statement = this.deferred[0]!;
-      if (store.buildIndexes) await store.buildIndexes([statement]);
-      else
-        await store.transact(async (tx) => {
-          await tx.tables?.createIndexes?.([statement]);
-        });
+      await this.options.store.transact(async (tx) => {
+        await tx.tables?.createIndexes?.([statement]);
+      });
       this.deferred = this.deferred.slice(1);
       await yieldToIo();
     }

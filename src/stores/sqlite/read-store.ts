@@ -194,18 +194,6 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
     });
   }
 
-  /** The statements on the helper thread (here without one), while no batch commits. */
-  buildIndexes(statements: readonly string[]): Promise<void> {
-    return this.mutex.run(async () => {
-      if (this.helper) await this.helper.run(statements);
-      else for (const s of statements) this.db.exec(s);
-    });
-  }
-
-  dropTables(names: readonly string[]): Promise<void> {
-    return this.buildIndexes(names.map((n) => `DROP TABLE IF EXISTS ${quote(n)}`));
-  }
-
   /** A read-only connection to the read DB, for query handlers: writing through it fails. */
   readOnly(): Database.Database {
     return openSqlite(this.path, { readonly: true });
