@@ -15,7 +15,6 @@ import {
   type ReadTx,
 } from '../../core/projection.js';
 import { isIdentity } from '../../core/table-names.js';
-import { SqliteHelperThread } from './helper-thread.js';
 import { migrate, openSqlite, type SqliteSynchronous } from './open.js';
 import { renamedDb } from './renamed-db.js';
 import { readStoreMigrations } from './schema.js';
@@ -64,28 +63,11 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
   private readonly saveStmt: Database.Statement;
   private readonly positionStmt: Database.Statement;
   private readonly path: string;
-  /** WAL checkpoints, index builds and table drops off this thread (a file DB only). */
-  private helper: SqliteHelperThread | undefined;
 
   constructor(options: SqliteReadStoreOptions) {
     this.path = options.path;
-    const synchronous = options.synchronous ?? 'normal';
-    this.db = openSqlite(options.path, { synchronous });
+    this.db = openSqlite(options.path, { synchronous: options.synchronous ?? 'normal' });
     migrate(this.db, readStoreMigrations);
-    if (options.path !== ':memory:' && !options.path.startsWith('file::memory:')) {
-      // A checkpoint after a batch copies the WAL's pages into the file and syncs it: on this
-      // thread it stopped the event loop (queries, HTTP) for up to 150 ms while a rebuild wrote.
-      this.helper = new SqliteHelperThread(
-        options.path,
-        { synchronous: synchronous === 'full' ? 'FULL' : 'NORMAL' },
-        () => {
-          // The thread is gone (a crash, or close): checkpoints come back to this connection.
-          this.helper = undefined;
-          if (this.db.open) this.db.pragma('wal_autocheckpoint = 4000');
-        },
-      );
-      this.db.pragma('wal_autocheckpoint = 0');
-    }
     this.positionStmt = this.db
       .prepare('SELECT position FROM tworooms_checkpoints WHERE name = ?')
       .pluck()
@@ -185,7 +167,6 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
           },
         });
         this.db.exec('COMMIT');
-        this.helper?.committed();
         return result;
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -201,9 +182,6 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
 
   async close(): Promise<void> {
     await this.mutex.run(() => undefined);
-    const helper = this.helper;
-    this.helper = undefined;
-    await helper?.close();
     this.db.close();
   }
 }
