@@ -64,7 +64,7 @@ if (stackName === 'pg') {
     console.log(`seeding ${events} events into SQLite…`);
     await seedShopLog(writePath, events);
   }
-  stack = sqliteRebuildStack(writePath, dir);
+  stack = sqliteRebuildStack(writePath, dir, 0);
   const log = stack.log;
   total = Number(await log.headPosition());
   ceiling = () => rawReplay(writePath, dir, 99, total);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { DEFAULT_READ_THREADS } from '../src/config.js';
 import { projector } from '../src/core/index.js';
 import { createTestDatabase, postgresReachable } from '../src/stores/postgres/test-db.js';
 import { openSqlite, sqliteEventStore, sqliteReadStore } from '../src/stores/sqlite/index.js';
@@ -99,6 +100,18 @@ function stacks(options: BenchOptions): { sqlite: boolean; pg: boolean } {
 }
 
 /**
+ * `--read-threads N`: the SQLite queries during the rebuild run on N reader threads (0: on the
+ * projector's thread); by default as `serve` runs them (`TWOROOMS_READ_THREADS` unset).
+ */
+function readThreads(options: BenchOptions): number {
+  const asked = flag(options, 'read-threads');
+  const n = asked === undefined ? DEFAULT_READ_THREADS : Number(asked);
+  if (!Number.isInteger(n) || n < 0 || n > 64)
+    throw new Error(`--read-threads must be a whole number from 0 to 64 (got ${asked})`);
+  return n;
+}
+
+/**
  * The shop's catalog projection rebuilt blue/green from a 1,000,000-event log (50,000 with
  * --quick, N with --events N) beside the bare-driver ceiling on the same log, and query latency
  * across the switch: on the embedded stack (SQLite log and read DB), then on PostgreSQL (log and
@@ -116,7 +129,11 @@ async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics>
     const total = await seedShopLog(writePath, events);
     const ceiling = await rawReplay(writePath, dir, 1000, total);
     metrics['catalog_raw_replay_events_per_s'] = Math.round(ceiling);
-    Object.assign(metrics, await catalogRebuild(sqliteRebuildStack(writePath, dir), total, BATCH));
+    const threads = readThreads(options);
+    Object.assign(
+      metrics,
+      await catalogRebuild(sqliteRebuildStack(writePath, dir, threads), total, BATCH),
+    );
     metrics['catalog_rebuild_fraction_of_raw'] = ratio(
       metrics['catalog_rebuild_events_per_s'],
       metrics['catalog_raw_replay_events_per_s'],

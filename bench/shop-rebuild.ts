@@ -21,6 +21,7 @@ import {
   SqliteReadStore,
   sqliteFullText,
   sqliteSql,
+  sqliteWorkerSql,
 } from '../src/stores/sqlite/index.js';
 
 /** Products and reviews giving about `events` events (4 per product with 3 warehouses). */
@@ -57,17 +58,32 @@ export interface RebuildStack {
   close(): Promise<void>;
 }
 
-/** The embedded stack: the write DB's log and a fresh SQLite read DB. */
-export function sqliteRebuildStack(writePath: string, dir: string): RebuildStack {
+/**
+ * The embedded stack: the write DB's log and a fresh SQLite read DB. The queries run as `serve`
+ * runs them with `TWOROOMS_READ_THREADS=readThreads`: on that many reader threads, or with 0 on a
+ * read-only connection of the projector's own thread.
+ */
+export function sqliteRebuildStack(
+  writePath: string,
+  dir: string,
+  readThreads: number,
+): RebuildStack {
   const log = new SqliteEventStore({ path: writePath });
-  const read = new SqliteReadStore({ path: join(dir, 'shop-read.db') });
-  const readOnly = read.readOnly();
+  const readPath = join(dir, 'shop-read.db');
+  const read = new SqliteReadStore({ path: readPath });
+  const reader =
+    readThreads > 0
+      ? sqliteWorkerSql(readPath, readThreads)
+      : (() => {
+          const db = read.readOnly();
+          return { ...sqliteSql(db), close: async () => void db.close() };
+        })();
   return {
     log,
     store: mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })),
-    reader: { sql: sqliteSql(readOnly), fullText: sqliteFullText },
+    reader: { sql: reader, fullText: sqliteFullText },
     async close() {
-      readOnly.close();
+      await reader.close();
       await read.close();
       await log.close();
     },
@@ -77,7 +93,8 @@ export function sqliteRebuildStack(writePath: string, dir: string): RebuildStack
 /**
  * Builds the live catalog, then measures: catalog-page latency with the projector idle (before),
  * a blue/green rebuild of the catalog (events/s over the whole log) and the same latency while it
- * runs and switches (during). Queries run in the projector's process, as `serve` runs them.
+ * runs and switches (during). Queries run in the projector's process, as `serve` runs them (on
+ * its event loop or on reader threads, as the stack was opened).
  */
 export async function catalogRebuild(
   stack: RebuildStack,

@@ -1,5 +1,8 @@
 import { resolve } from 'node:path';
 
+/** `TWOROOMS_READ_THREADS` when unset. */
+export const DEFAULT_READ_THREADS = 0;
+
 /** Everything configurable, read once from flags and environment, with the embedded defaults. */
 export interface Config {
   readonly dataDir: string;
@@ -185,7 +188,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       100_000_000,
     ),
     sqliteSynchronous: sync,
-    sqliteReadThreads: integer(env['TWOROOMS_READ_THREADS'], 'TWOROOMS_READ_THREADS', 0, 0, 64),
+    sqliteReadThreads: integer(
+      env['TWOROOMS_READ_THREADS'],
+      'TWOROOMS_READ_THREADS',
+      DEFAULT_READ_THREADS,
+      0,
+      64,
+    ),
     sqliteWriteThread: onOff(env['TWOROOMS_WRITE_THREAD'], 'TWOROOMS_WRITE_THREAD', true),
     sqliteProjectThread: onOff(env['TWOROOMS_PROJECT_THREAD'], 'TWOROOMS_PROJECT_THREAD', true),
     cacheTtlMs: integer(

@@ -20,7 +20,7 @@ import {
   supportsTables,
 } from './read-models.js';
 import { RebuildJob } from './rebuild-job.js';
-import { declaredTables, dropCopies, namesOf, TableCopy } from './table-copy.js';
+import { declaredTables, dropCopies, namesOf, TableCopy, yieldToIo } from './table-copy.js';
 import { generationSuffix, type TableNames } from './table-names.js';
 
 export type {
@@ -91,11 +91,6 @@ interface Runner<H> {
   /** Events applied since start. */
   applied: number;
 }
-
-const yieldToIo = () =>
-  new Promise<void>((resolve) =>
-    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
-  );
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -510,9 +505,13 @@ export class Projector<H> implements ProgressSource {
       job.finishedAt = Date.now();
       this.options.onSwitched?.(projection.name);
       this.emit();
-      await this.options.store.transact(async (tx) => {
-        for (const t of names.tables) await tx.tables?.drop(t + retired);
-      });
+      // The old copy goes one table per transaction, the event loop served between them.
+      for (const t of names.tables) {
+        await this.options.store.transact(async (tx) => {
+          await tx.tables?.drop(t + retired);
+        });
+        await yieldToIo();
+      }
       job.resolve();
     } catch (error) {
       await this.abandon(runner, job, error);

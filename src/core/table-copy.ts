@@ -3,6 +3,12 @@ import type { Event, RecordedEvent } from './messages.js';
 import type { Projection, ReadModelTable, ReadStore, ReadTx } from './projection.js';
 import { renameTables, type TableNames } from './table-names.js';
 
+/** Lets the event loop serve what waits (I/O, timers) before the next step. */
+export const yieldToIo = () =>
+  new Promise<void>((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
+
 /** A projection's declared tables, each with its key and whether verify compares it. */
 export function declaredTables(projection: Projection<Event, unknown>): ReadModelTable[] {
   return (projection.tables ?? []).map((t) => (typeof t === 'string' ? { name: t } : t));
@@ -94,14 +100,20 @@ export class TableCopy<H> {
     );
   }
 
-  /** Creates the indexes left out while building (once caught up, before the switch). */
+  /**
+   * Creates the indexes left out while building (once caught up, before the switch): one per
+   * transaction, the event loop served between them, so that queries and the live copy's batches
+   * wait for one index build at a time rather than for all of them.
+   */
   async buildIndexes(): Promise<void> {
-    const statements = this.deferred;
-    if (statements.length === 0) return;
-    await this.options.store.transact(async (tx) => {
-      await tx.tables?.createIndexes?.(statements);
-    });
-    this.deferred = [];
+    while (this.deferred.length > 0) {
+      const statement = this.deferred[0]!;
+      await this.options.store.transact(async (tx) => {
+        await tx.tables?.createIndexes?.([statement]);
+      });
+      this.deferred = this.deferred.slice(1);
+      await yieldToIo();
+    }
   }
 
   /** Applies batches, each in its own transaction, until the log (or `target`) is reached. */
@@ -110,9 +122,7 @@ export class TableCopy<H> {
     while (!stopped() && (target === undefined || this.position < target)) {
       const more = await store.transact((tx) => this.applyBatch(tx, target), { names });
       if (!more) return;
-      await new Promise<void>((resolve) =>
-        typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
-      );
+      await yieldToIo();
     }
   }
 
