@@ -112,6 +112,17 @@ function readThreads(options: BenchOptions): number {
 }
 
 /**
+ * `--projector-thread on|off`: the SQLite rebuild on a thread of its own beside the queries (as
+ * `serve` projects by default, `TWOROOMS_PROJECT_THREAD`), or on the queries' thread.
+ */
+function projectorThread(options: BenchOptions): boolean {
+  const asked = flag(options, 'projector-thread') ?? 'on';
+  if (asked !== 'on' && asked !== 'off')
+    throw new Error(`--projector-thread must be on or off (got ${asked})`);
+  return asked === 'on';
+}
+
+/**
  * The shop's catalog projection rebuilt blue/green from a 1,000,000-event log (50,000 with
  * --quick, N with --events N) beside the bare-driver ceiling on the same log, and query latency
  * across the switch: on the embedded stack (SQLite log and read DB), then on PostgreSQL (log and
@@ -132,7 +143,11 @@ async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics>
     const threads = readThreads(options);
     Object.assign(
       metrics,
-      await catalogRebuild(sqliteRebuildStack(writePath, dir, threads), total, BATCH),
+      await catalogRebuild(
+        sqliteRebuildStack(writePath, dir, threads, projectorThread(options)),
+        total,
+        BATCH,
+      ),
     );
     metrics['catalog_rebuild_fraction_of_raw'] = ratio(
       metrics['catalog_rebuild_events_per_s'],

@@ -34,6 +34,7 @@ const valued = new Set([
   '--read-threads',
   '--rounds',
   '--levels',
+  '--projector-thread',
   '--events',
   '--variants',
 ]);

@@ -23,6 +23,7 @@ import {
   sqliteSql,
   sqliteWorkerSql,
 } from '../src/stores/sqlite/index.js';
+import { type RebuildDriver, rebuildOnThread } from './rebuild-thread.js';
 
 /** Products and reviews giving about `events` events (4 per product with 3 warehouses). */
 export function plan(events: number) {
@@ -55,18 +56,22 @@ export interface RebuildStack {
   readonly store: ReadStore<ProjectionDb>;
   /** A read-only handle on the read DB for the queries. */
   readonly reader: ProjectionDb;
+  /** The projector on a thread of its own (as `serve` runs it on SQLite), else on this one. */
+  readonly onThread?: (batchSize: number) => RebuildDriver;
   close(): Promise<void>;
 }
 
 /**
  * The embedded stack: the write DB's log and a fresh SQLite read DB. The queries run as `serve`
  * runs them with `TWOROOMS_READ_THREADS=readThreads`: on that many reader threads, or with 0 on a
- * read-only connection of the projector's own thread.
+ * read-only connection of this thread; the projector on a thread of its own with
+ * `projectorThread` (as `serve` runs it, `TWOROOMS_PROJECT_THREAD`), else on this thread too.
  */
 export function sqliteRebuildStack(
   writePath: string,
   dir: string,
   readThreads: number,
+  projectorThread = false,
 ): RebuildStack {
   const log = new SqliteEventStore({ path: writePath });
   const readPath = join(dir, 'shop-read.db');
@@ -82,6 +87,9 @@ export function sqliteRebuildStack(
     log,
     store: mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })),
     reader: { sql: reader, fullText: sqliteFullText },
+    ...(projectorThread
+      ? { onThread: (batchSize: number) => rebuildOnThread({ writePath, readPath, batchSize }) }
+      : {}),
     async close() {
       await reader.close();
       await read.close();
@@ -94,15 +102,15 @@ export function sqliteRebuildStack(
  * Builds the live catalog, then measures: catalog-page latency with the projector idle (before),
  * a blue/green rebuild of the catalog (events/s over the whole log) and the same latency while it
  * runs and switches (during). Queries run in the projector's process, as `serve` runs them (on
- * its event loop or on reader threads, as the stack was opened).
+ * its event loop or on reader threads, as the stack was opened), the projector on this thread or
+ * on its own (`stack.onThread`).
  */
 export async function catalogRebuild(
   stack: RebuildStack,
   total: number,
   batchSize = 2000,
 ): Promise<Record<string, number>> {
-  const { log, store } = stack;
-  const p = projector({ log, store, projections: [catalogProjection], batchSize });
+  const driver = stack.onThread?.(batchSize) ?? inProcess(stack, batchSize);
   const queries = queryBus(shopQueryHandlers('read-model'), { db: stack.reader });
   const pages = Math.max(1, Math.floor(plan(total).products / 24));
   let n = 0;
@@ -113,8 +121,7 @@ export async function catalogRebuild(
   };
   const turn = () => new Promise<void>((r) => setImmediate(r));
   try {
-    await p.start();
-    if (!(await p.catchUp(3_600_000)).reached) throw new Error('the live catalog did not catch up');
+    await driver.start();
     const before: number[] = [];
     for (let i = 0; i < 3000; i++) {
       before.push(await once());
@@ -124,27 +131,23 @@ export async function catalogRebuild(
     const during: [number, number][] = [];
     let switchedAt: [number, number] | undefined;
     let switchStart: number | undefined;
-    const unsubscribe = p.onProgress(() => {
-      const t = performance.now();
-      void p.status().then((s) => {
-        const phase = s[0]?.rebuild?.phase;
-        if (phase === 'switching' && switchStart === undefined) switchStart = t;
-        if (phase === 'done' && switchStart !== undefined && !switchedAt)
-          switchedAt = [switchStart, t];
-      });
-    });
     let done = false;
     const started = performance.now();
-    const rebuilt = p.rebuild('catalog').finally(() => {
-      done = true;
-    });
+    const rebuilt = driver
+      .rebuild((phase, at) => {
+        if (phase === 'switching' && switchStart === undefined) switchStart = at;
+        if (phase === 'done' && switchStart !== undefined && !switchedAt)
+          switchedAt = [switchStart, at];
+      })
+      .finally(() => {
+        done = true;
+      });
     while (!done) {
       const t = performance.now();
       during.push([t, await once()]);
       await turn();
     }
     await rebuilt;
-    unsubscribe();
     const seconds = (performance.now() - started) / 1000;
     const p99 = (xs: number[]) => Math.round(percentile(xs, 99) * 100) / 100;
     const durations = during.map(([, ms]) => ms);
@@ -165,7 +168,43 @@ export async function catalogRebuild(
       queries_during_rebuild: during.length,
     };
   } finally {
-    await p.stop();
+    await driver.stop();
     await stack.close();
   }
+}
+
+/** The catalog projection on this thread, over the stack's log and read store. */
+function inProcess(stack: RebuildStack, batchSize: number): RebuildDriver {
+  const p = projector({
+    log: stack.log,
+    store: stack.store,
+    projections: [catalogProjection],
+    batchSize,
+  });
+  return {
+    async start() {
+      await p.start();
+      if (!(await p.catchUp(3_600_000)).reached)
+        throw new Error('the live catalog did not catch up');
+    },
+    async rebuild(onPhase) {
+      let last: string | undefined;
+      const unsubscribe = p.onProgress(() => {
+        const t = performance.now();
+        void p.status().then((s) => {
+          const phase = s[0]?.rebuild?.phase;
+          if (phase && phase !== last) {
+            last = phase;
+            onPhase(phase, t);
+          }
+        });
+      });
+      try {
+        await p.rebuild('catalog');
+      } finally {
+        unsubscribe();
+      }
+    },
+    stop: () => p.stop(),
+  };
 }
