@@ -206,7 +206,8 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
       return () => woken.delete(listener);
     },
   };
-  const read = await openReadSide({ ...config, sqliteReadThreads: 0 });
+  // This thread commits to the read DB: its connection checkpoints in the background.
+  const read = await openReadSide({ ...config, sqliteReadThreads: 0, sqliteProjectThread: false });
   const writeDb = log.readOnly();
   const jobs = openJobs(config);
   await processShopJobs(jobs, sqliteSql(writeDb), read);

@@ -158,8 +158,12 @@ export const openWriteSide = (config: Config): Promise<WriteSide> =>
   isPostgresUrl(config.writeDb) ? openPostgresWriteSide(config) : openSqliteWriteSide(config);
 
 function openSqliteReadSide(config: Config): ReadSide {
-  // Checkpoints on their own thread: the projector commits on the event loop that serves reads.
-  const store = new SqliteReadStore({ path: config.readDb, backgroundCheckpoints: true });
+  // The connection that commits checkpoints in the background: with the projector thread
+  // (`serve`), the thread's own (it opens its read side with the option off).
+  const store = new SqliteReadStore({
+    path: config.readDb,
+    backgroundCheckpoints: !config.sqliteProjectThread,
+  });
   const fullText = sqliteFullText;
   const readers: { close(): Promise<void> }[] = [];
   return {
