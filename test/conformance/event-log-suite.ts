@@ -450,9 +450,18 @@ export function eventLogConformance(
           for (let j = 0; j < perWriter; j++) total += 1 + ((w + j) % 2);
 
         let writing = true;
+        // The writers wait for the reader's first read before they start and for its second one
+        // halfway through, so that it reads while they write however the machine schedules them
+        // (on a slow machine 24 writers could otherwise hold every pooled connection until done).
+        let reads = 0;
+        const untilReads = async (n: number) => {
+          while (reads < n) await yieldToIo();
+        };
         const writes = Promise.all(
           Array.from({ length: writers }, async (_, w) => {
+            await untilReads(1);
             for (let j = 0; j < perWriter; j++) {
+              if (j === perWriter / 2) await untilReads(2);
               const count = 1 + ((w + j) % 2);
               await store.append(
                 `live-${(w + j) % 5}`,
@@ -473,6 +482,7 @@ export function eventLogConformance(
           if (Date.now() > deadline) throw new Error(`reader stuck at ${seen.length}/${total}`);
           const page = await store.readAll({ after, limit: 3 });
           if (writing) readsWhileWriting++;
+          reads++;
           expect(page.coveredTo).toBeGreaterThanOrEqual(after);
           for (const e of page.events) expect(e.position).toBeGreaterThan(after);
           seen.push(...page.events);
