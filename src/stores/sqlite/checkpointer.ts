@@ -12,12 +12,10 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 5000');
-let frames = 0;
 const timer = setInterval(() => {
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    if (r && r.checkpointed > 0) frames += r.checkpointed;
-    if (r && r.checkpointed > 0) parentPort.postMessage({ frames });
+    if (r && r.checkpointed > 0) parentPort.postMessage({ frames: r.checkpointed });
   } catch (e) {
     parentPort.postMessage({ error: String(e && e.message) });
   }
@@ -34,7 +32,7 @@ parentPort.on('message', (m) => {
 export const BACKSTOP_PAGES = 50_000;
 
 export interface BackgroundCheckpoints {
-  /** WAL frames the thread has copied into the database file so far (as last reported). */
+  /** WAL frames the thread's last checkpoint that copied any had copied into the file. */
   readonly frames: number;
   close(): Promise<void>;
 }
@@ -90,4 +88,15 @@ export function backgroundCheckpoints(
       return closing;
     },
   };
+}
+
+/** A store's background checkpoints on `path` (none for an in-memory database), warning on errors. */
+export function checkpointsOf(
+  db: Database.Database,
+  path: string,
+): BackgroundCheckpoints | undefined {
+  if (path === ':memory:') return undefined;
+  return backgroundCheckpoints(db, path, {
+    onError: (message) => console.warn(`tworooms: checkpoint of ${path}: ${message}`),
+  });
 }

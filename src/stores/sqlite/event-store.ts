@@ -21,7 +21,7 @@ import type {
   WriteStore,
   WriteTx,
 } from '../../core/write-store.js';
-import { type BackgroundCheckpoints, backgroundCheckpoints } from './checkpointer.js';
+import { type BackgroundCheckpoints, checkpointsOf } from './checkpointer.js';
 import { migrate, openSqlite, type SqliteSynchronous } from './open.js';
 import { eventLogMigrations } from './schema.js';
 
@@ -32,10 +32,11 @@ export interface SqliteEventStoreOptions {
   readonly synchronous?: SqliteSynchronous;
   /** Most transactions that may share one commit (default 256). */
   readonly maxGroup?: number;
-  readonly clock?: () => Date /**
+  readonly clock?: () => Date;
+  /**
    * Checkpoint the WAL on a background thread instead of on the commit that fills it (default
    * false): commits then never stall on copying the WAL into the file (`backgroundCheckpoints`).
-   */;
+   */
   readonly backgroundCheckpoints?: boolean;
 }
 
@@ -93,13 +94,9 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
     // FULL: an acknowledged event survives power loss too (docs/architecture.md).
     this.db = openSqlite(options.path, { synchronous: options.synchronous ?? 'full' });
     migrate(this.db, eventLogMigrations);
-    this.checkpoints =
-      options.backgroundCheckpoints && options.path !== ':memory:'
-        ? backgroundCheckpoints(this.db, options.path, {
-            onError: (message) =>
-              console.warn(`tworooms: checkpoint of ${options.path}: ${message}`),
-          })
-        : undefined;
+    this.checkpoints = options.backgroundCheckpoints
+      ? checkpointsOf(this.db, options.path)
+      : undefined;
     this.reader = openSqlite(options.path, { readonly: true });
     this.maxGroup = options.maxGroup ?? 256;
     this.clock = options.clock ?? (() => new Date());

@@ -15,7 +15,7 @@ import {
   type ReadTx,
 } from '../../core/projection.js';
 import { isIdentity } from '../../core/table-names.js';
-import { type BackgroundCheckpoints, backgroundCheckpoints } from './checkpointer.js';
+import { type BackgroundCheckpoints, checkpointsOf } from './checkpointer.js';
 import { migrate, openSqlite, type SqliteSynchronous } from './open.js';
 import { renamedDb } from './renamed-db.js';
 import { readStoreMigrations } from './schema.js';
@@ -27,10 +27,11 @@ export interface SqliteReadStoreOptions {
    * `normal` by default: a power loss can undo the last batches, but their checkpoint goes with
    * them, so the projector simply applies them again from the log.
    */
-  readonly synchronous?: SqliteSynchronous /**
+  readonly synchronous?: SqliteSynchronous;
+  /**
    * Checkpoint the WAL on a background thread instead of on the commit that fills it (default
    * false): commits then never stall on copying the WAL into the file (`backgroundCheckpoints`).
-   */;
+   */
   readonly backgroundCheckpoints?: boolean;
 }
 
@@ -74,13 +75,9 @@ export class SqliteReadStore implements ReadStore<Database.Database> {
     this.path = options.path;
     this.db = openSqlite(options.path, { synchronous: options.synchronous ?? 'normal' });
     migrate(this.db, readStoreMigrations);
-    this.checkpoints =
-      options.backgroundCheckpoints && options.path !== ':memory:'
-        ? backgroundCheckpoints(this.db, options.path, {
-            onError: (message) =>
-              console.warn(`tworooms: checkpoint of ${options.path}: ${message}`),
-          })
-        : undefined;
+    this.checkpoints = options.backgroundCheckpoints
+      ? checkpointsOf(this.db, options.path)
+      : undefined;
     this.positionStmt = this.db
       .prepare('SELECT position FROM tworooms_checkpoints WHERE name = ?')
       .pluck()
