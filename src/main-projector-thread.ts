@@ -17,6 +17,7 @@ import {
 import { errorMessage, processShopJobs, shopProjectionHooks } from './main-parts.js';
 import { openJobs, openReadSide } from './main-stores.js';
 import { moduleThread, reviveError, type SerializedError, serializeError } from './main-threads.js';
+import { wokenByWriter } from './main-writer.js';
 import { shopProjections } from './shop/query-handlers.js';
 import { SqliteEventStore, sqliteSql } from './stores/sqlite/index.js';
 
@@ -196,17 +197,12 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
   // Reads the log only (the writer thread or the event loop appends); woken by the heads passed on.
   const log = new SqliteEventStore({ path: config.writeDb, synchronous: config.sqliteSynchronous });
   const woken = new Set<(head: bigint) => void>();
-  const wokenLog: EventLog = {
-    readStream: (streamId, o) => log.readStream(streamId, o),
-    readAll: (o) => log.readAll(o),
-    headPosition: () => log.headPosition(),
-    append: (streamId, events, o) => log.append(streamId, events, o),
+  const wokenLog = wokenByWriter(log, {
     onAppended(listener) {
       woken.add(listener);
       return () => woken.delete(listener);
     },
-  };
-  // This thread commits to the read DB: its connection checkpoints in the background.
+  });
   const read = await openReadSide({ ...config, sqliteReadThreads: 0, sqliteProjectThread: false });
   const writeDb = log.readOnly();
   const jobs = openJobs(config);

@@ -131,7 +131,7 @@ export function handlersOnThread(writer: WriterThread): ShopCommandHandlers {
 }
 
 /** `log` read on this thread, woken by the writer thread's commits (and by its own appends). */
-export function wokenByWriter(log: EventLog, writer: WriterThread): EventLog {
+export function wokenByWriter(log: EventLog, writer: Pick<WriterThread, 'onAppended'>): EventLog {
   return {
     readStream: (streamId, options) => log.readStream(streamId, options),
     readAll: (options) => log.readAll(options),
