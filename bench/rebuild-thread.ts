@@ -2,7 +2,7 @@
 // shop's projections on SQLite (its projector thread): the rebuild's synchronous work (batches,
 // index builds, the switch, the old copy's drop) runs beside the thread asking the queries.
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { mapReadStore, projector } from '../src/core/index.js';
+import { mapReadStore, type Projector, projector } from '../src/core/index.js';
 import { catalogProjection } from '../src/shop/catalog/projection.js';
 import {
   SqliteEventStore,
@@ -32,6 +32,23 @@ export interface RebuildDriver {
   start(): Promise<void>;
   rebuild(onPhase: (phase: string, at: number) => void): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Tells `onPhase` each new phase of the projector's (only) rebuild, as the projector reports
+ * progress; answers how to stop listening.
+ */
+export function watchPhases(p: Projector<unknown>, onPhase: (phase: string) => void): () => void {
+  let last: string | undefined;
+  return p.onProgress(() => {
+    void p.status().then((s) => {
+      const phase = s[0]?.rebuild?.phase;
+      if (phase && phase !== last) {
+        last = phase;
+        onPhase(phase);
+      }
+    });
+  });
 }
 
 /** Starts the catalog projection on a thread of its own over the two SQLite files. */
@@ -85,17 +102,7 @@ async function run(input: Input) {
   });
   await p.start();
   if (!(await p.catchUp(3_600_000)).reached) throw new Error('the live catalog did not catch up');
-  let last: string | undefined;
-  p.onProgress(() => {
-    const at = now();
-    void p.status().then((s) => {
-      const phase = s[0]?.rebuild?.phase;
-      if (phase && phase !== last) {
-        last = phase;
-        post({ phase, at });
-      }
-    });
-  });
+  watchPhases(p, (phase) => post({ phase, at: now() }));
   port.on('message', (m: string) => {
     if (m === 'rebuild')
       p.rebuild('catalog').then(

@@ -23,7 +23,7 @@ import {
   sqliteSql,
   sqliteWorkerSql,
 } from '../src/stores/sqlite/index.js';
-import { type RebuildDriver, rebuildOnThread } from './rebuild-thread.js';
+import { type RebuildDriver, rebuildOnThread, watchPhases } from './rebuild-thread.js';
 
 /** Products and reviews giving about `events` events (4 per product with 3 warehouses). */
 export function plan(events: number) {
@@ -188,17 +188,7 @@ function inProcess(stack: RebuildStack, batchSize: number): RebuildDriver {
         throw new Error('the live catalog did not catch up');
     },
     async rebuild(onPhase) {
-      let last: string | undefined;
-      const unsubscribe = p.onProgress(() => {
-        const t = performance.now();
-        void p.status().then((s) => {
-          const phase = s[0]?.rebuild?.phase;
-          if (phase && phase !== last) {
-            last = phase;
-            onPhase(phase, t);
-          }
-        });
-      });
+      const unsubscribe = watchPhases(p, (phase) => onPhase(phase, performance.now()));
       try {
         await p.rebuild('catalog');
       } finally {
