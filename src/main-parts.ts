@@ -7,7 +7,6 @@ import type { Config } from './config.js';
 import type { Cache } from './core/cache.js';
 import type { ProjectionStatus } from './core/index.js';
 import type { JobQueue } from './core/jobs.js';
-import type { Sql } from './core/sql.js';
 import type { ReadSide } from './main-stores.js';
 import { CatalogCacheTags, searchTagsFor } from './shop/cache-tags.js';
 import type { CatalogApplied } from './shop/catalog/projection.js';
@@ -98,10 +97,9 @@ export function shopProjectionHooks(deps: {
 /** Registers the shop's job handlers on `jobs` (in the process that runs them). */
 export async function processShopJobs(
   jobs: JobQueue,
-  writeDb: Sql,
   read: Pick<ReadSide, 'store'>,
 ): Promise<void> {
-  const alsoBought = alsoBoughtJob({ writeDb, readStore: read.store });
+  const alsoBought = alsoBoughtJob({ readStore: read.store });
   await alsoBought.setup();
   jobs.process(ALSO_BOUGHT_JOB, alsoBought.run);
 }

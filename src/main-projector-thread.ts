@@ -19,7 +19,7 @@ import { openJobs, openReadSide } from './main-stores.js';
 import { moduleThread, reviveError, type SerializedError, serializeError } from './main-threads.js';
 import { wokenByWriter } from './main-writer.js';
 import { shopProjections } from './shop/query-handlers.js';
-import { SqliteEventStore, sqliteSql } from './stores/sqlite/index.js';
+import { SqliteEventStore } from './stores/sqlite/index.js';
 
 export interface ProjectorThreadOptions {
   /** The process's configuration (SQLite files; the thread opens its own connections). */
@@ -204,9 +204,8 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
     },
   });
   const read = await openReadSide({ ...config, sqliteReadThreads: 0, sqliteProjectThread: false });
-  const writeDb = log.readOnly();
   const jobs = openJobs(config);
-  await processShopJobs(jobs, sqliteSql(writeDb), read);
+  await processShopJobs(jobs, read);
   const hooks = shopProjectionHooks({
     cache: {
       invalidate: async (tags) => send({ invalidate: tags }),
@@ -245,7 +244,6 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
       void (async () => {
         await worker.stop();
         await jobs.close();
-        writeDb.close();
         await read.close();
         await log.close();
       })()

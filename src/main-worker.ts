@@ -74,7 +74,7 @@ export async function createProjectorWorker(
     closers.add(() => leases.close());
     const jobs = openJobs(config);
     closers.add(() => jobs.close());
-    await processShopJobs(jobs, write.reader, read);
+    await processShopJobs(jobs, read);
     const hooks = shopProjectionHooks({
       cache: opened?.cache,
       jobs,

@@ -200,7 +200,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   const jobs = runProjector && !onThread ? openJobs(config) : undefined;
   if (jobs) {
     closers.add(() => jobs.close());
-    await processShopJobs(jobs, write.reader, read);
+    await processShopJobs(jobs, read);
   }
   const hooks = shopProjectionHooks({ cache, jobs, jobDelayMs: config.jobDelayMs });
   if (onThread) {

@@ -1032,6 +1032,7 @@ describe('rebuild', () => {
       'rm_catalog_products',
       'rm_catalog_recent_reviews',
       'rm_catalog_stock',
+      'rm_order_pairs',
       'rm_orders',
       'rm_orders_daily',
       'rm_search_categories',
@@ -1040,6 +1041,7 @@ describe('rebuild', () => {
     ]);
     expect(expected['rm_catalog_products']).toHaveLength(65);
     expect(expected['search (full-text)']).toHaveLength(63); // the active products
+    expect(expected['rm_order_pairs']?.length).toBeGreaterThan(0); // orders of several products
 
     const fresh = new SqliteReadStore({ path: join(dir, 'rebuilt.db') });
     const target = projectionDbOf(fresh);
@@ -1091,7 +1093,7 @@ describe('rebuild', () => {
     expect(shopProjections().map((p) => [p.name, p.version])).toEqual([
       ['catalog', 2],
       ['search', 1],
-      ['orders', 1],
+      ['orders', 2],
       ['carts', 1],
     ]);
   });

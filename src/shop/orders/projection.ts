@@ -21,7 +21,38 @@ const SETUP = `
     day           TEXT PRIMARY KEY,
     order_count   BIGINT NOT NULL,
     revenue_cents BIGINT NOT NULL
+  );
+  -- For each product, how many placed (not cancelled) orders it shares with each other product:
+  -- what the also-bought job ranks, kept as orders come instead of aggregated from every order.
+  CREATE TABLE IF NOT EXISTS rm_order_pairs (
+    product_id TEXT NOT NULL,
+    other_id   TEXT NOT NULL,
+    orders     BIGINT NOT NULL,
+    PRIMARY KEY (product_id, other_id)
   );`;
+
+/** Pairs per statement (3 parameters each: under SQLite's and PostgreSQL's limits). */
+const PAIRS_PER_STATEMENT = 500;
+
+/** Adds `delta` to the shared-order count of every ordered pair of this order's products. */
+async function addPairs(
+  sql: Sql,
+  items: readonly { productId: string }[],
+  delta: 1 | -1,
+): Promise<void> {
+  const products = [...new Set(items.map((l) => l.productId))];
+  const pairs: (string | number)[][] = [];
+  for (const a of products) for (const b of products) if (a !== b) pairs.push([a, b, delta]);
+  for (let i = 0; i < pairs.length; i += PAIRS_PER_STATEMENT) {
+    const chunk = pairs.slice(i, i + PAIRS_PER_STATEMENT);
+    await sql.run(
+      `INSERT INTO rm_order_pairs (product_id, other_id, orders)
+       VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+       ON CONFLICT (product_id, other_id) DO UPDATE SET orders = rm_order_pairs.orders + excluded.orders`,
+      chunk.flat(),
+    );
+  }
+}
 
 const addToDay = (sql: Sql, day: string, orders: number, revenueCents: number) =>
   sql.run(
@@ -46,6 +77,7 @@ async function placed(sql: Sql, d: OrderPlaced['data']): Promise<void> {
     [d.orderId, d.customerId, d.totalCents, epochMs(d.at), day, JSON.stringify(items)],
   );
   await addToDay(sql, day, 1, d.totalCents);
+  await addPairs(sql, d.items, 1);
 }
 
 async function cancelled(sql: Sql, d: OrderCancelled['data']): Promise<void> {
@@ -57,18 +89,23 @@ async function cancelled(sql: Sql, d: OrderCancelled['data']): Promise<void> {
   await sql.run("UPDATE rm_orders SET status = 'cancelled' WHERE order_id = ?", [d.orderId]);
   // The order leaves the figures of the day it was placed, not of the day it was cancelled.
   await addToDay(sql, order.day, -1, -num(order.total_cents));
+  await addPairs(sql, d.items, -1);
 }
 
-/** The orders read model: each order with its lines, per customer, and per-day order figures. */
+/**
+ * The orders read model: each order with its lines, per customer, per-day order figures, and the
+ * products bought together. Version 2 added `rm_order_pairs`.
+ */
 export const ordersProjection: Projection<ShopEvent, ProjectionDb> = {
   name: 'orders',
-  version: 1,
-  tables: ['rm_orders', 'rm_orders_daily'],
+  version: 2,
+  tables: ['rm_orders', 'rm_orders_daily', 'rm_order_pairs'],
   handles: ['OrderPlaced', 'OrderCancelled'],
   setup: ({ sql }) => sql.exec(SETUP),
   async reset({ sql }) {
     await sql.run('DELETE FROM rm_orders');
     await sql.run('DELETE FROM rm_orders_daily');
+    await sql.run('DELETE FROM rm_order_pairs');
   },
   async apply(events, { sql }) {
     for (const e of events) {
