@@ -50,3 +50,28 @@ export const reviveError = (s: SerializedError): Error => {
   if (s.stack) error.stack = s.stack;
   return error;
 };
+
+/**
+ * Messages to another thread sent together: the first one queued schedules (with `schedule`) one
+ * `post` of all those queued until then, in order. A `postMessage` costs about as much for one
+ * small message as for an array of them, and the order path sends one per command and one per
+ * answer: batched per turn of the event loop, a group commit's answers cross in one message.
+ */
+export function batched<M>(
+  post: (messages: M[]) => void,
+  schedule: (flush: () => void) => void,
+): (message: M) => void {
+  let outbox: M[] | undefined;
+  const flush = () => {
+    const messages = outbox!;
+    outbox = undefined;
+    post(messages);
+  };
+  return (message) => {
+    if (outbox) outbox.push(message);
+    else {
+      outbox = [message];
+      schedule(flush);
+    }
+  };
+}

@@ -16,7 +16,13 @@ import {
   retry,
   type WriteStore,
 } from './core/index.js';
-import { moduleThread, reviveError, type SerializedError, serializeError } from './main-threads.js';
+import {
+  batched,
+  moduleThread,
+  reviveError,
+  type SerializedError,
+  serializeError,
+} from './main-threads.js';
 import { type ShopCommandHandlers, shopCommandHandlers } from './shop/handlers.js';
 import { SqliteEventStore, sqliteFullText, sqliteSql } from './stores/sqlite/index.js';
 
@@ -66,7 +72,7 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
     pending.clear();
   };
   const ready = new Promise<void>((resolve, reject) => {
-    worker.on('message', (m: FromThread) => {
+    const receive = (m: FromThread) => {
       if ('appended' in m) {
         for (const l of listeners) l(m.appended);
       } else if ('id' in m) {
@@ -78,6 +84,9 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
       } else if ('ready' in m) resolve();
       else if ('failed' in m) reject(reviveError(m.failed));
       else if ('closed' in m) closed?.();
+    };
+    worker.on('message', (batch: FromThread[]) => {
+      for (const m of batch) receive(m);
     });
     worker.on('error', (error) => {
       failAll(error);
@@ -96,13 +105,15 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
     await worker.terminate();
     throw error;
   }
+  // Commands sent in one turn of the loop (the requests of one poll phase) cross together.
+  const post = batched<ToThread>((batch) => worker.postMessage(batch), setImmediate);
   return {
     dispatch(command, metadata) {
       if (gone) return Promise.reject(gone);
       const id = nextId++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, command, metadata } satisfies ToThread);
+        post({ id, command, metadata });
       });
     },
     onAppended(listener) {
@@ -112,7 +123,7 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
     async close() {
       if (gone) return;
       const done = new Promise<void>((resolve) => (closed = resolve));
-      worker.postMessage({ close: true } satisfies ToThread);
+      post({ close: true });
       await done;
       gone = new Error('the writer thread is closed');
       await worker.terminate();
@@ -163,7 +174,9 @@ export const shopCommandMiddleware = (store: WriteStore<unknown>): CommandMiddle
 /** The thread's side: the write store, the shop's handlers, retry and idempotency. */
 function runWriter(options: WriterThreadOptions): void {
   const port = parentPort!;
-  const send = (m: FromThread) => port.postMessage(m);
+  // A group commit answers its commands together (their promises settle in the same microtask
+  // round): they cross in one message, sent before the next group commits.
+  const send = batched<FromThread>((batch) => port.postMessage(batch), queueMicrotask);
   let store: SqliteEventStore;
   try {
     store = new SqliteEventStore({
@@ -180,17 +193,19 @@ function runWriter(options: WriterThreadOptions): void {
     middleware: shopCommandMiddleware(writeStore),
   });
   store.onAppended((head) => send({ appended: head }));
-  port.on('message', (m: ToThread) => {
-    if ('close' in m) {
-      // Commands already received are in the store's queue: close() commits them first.
-      void store.close().finally(() => send({ closed: true }));
-      return;
+  port.on('message', (batch: ToThread[]) => {
+    for (const m of batch) {
+      if ('close' in m) {
+        // Commands already received are in the store's queue: close() commits them first.
+        void store.close().finally(() => send({ closed: true }));
+        return;
+      }
+      // biome-ignore lint/suspicious/noExplicitAny: any shop command, checked by its handler
+      bus.dispatch(m.command as any, m.metadata).then(
+        (result) => send({ id: m.id, result: result as CommandResult }),
+        (error: unknown) => send({ id: m.id, error: serializeError(error) }),
+      );
     }
-    // biome-ignore lint/suspicious/noExplicitAny: any shop command, checked by its handler
-    bus.dispatch(m.command as any, m.metadata).then(
-      (result) => send({ id: m.id, result: result as CommandResult }),
-      (error: unknown) => send({ id: m.id, error: serializeError(error) }),
-    );
   });
   send({ ready: true });
 }

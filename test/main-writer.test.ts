@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { type CommandMetadata, isTworoomsError } from '../src/core/index.js';
 import { openWriteStore } from '../src/main.js';
+import { batched } from '../src/main-threads.js';
 import { startWriterThread, type WriterThread } from '../src/main-writer.js';
 import { ADMIN } from '../src/shop/commands.js';
 
@@ -93,6 +94,32 @@ describe('writer thread', () => {
     }
   });
 
+  it('answers each of many commands sent in one turn with its own result or error', async () => {
+    // 5 units in stock: sent together (one message to the thread, one group commit, answers
+    // crossing back together), exactly five one-unit orders are placed and the rest refused.
+    const sent = Array.from({ length: 8 }, (_, i) =>
+      writer!
+        .dispatch(order(`o${i}`, 1), { ...ann, idempotencyKey: `k${i}` })
+        .then((r) => ({ ok: String((r as unknown as { orderId: string }).orderId) }))
+        .catch((e: unknown) => ({ refused: (e as { code?: string }).code })),
+    );
+    const answers = await Promise.all(sent);
+    const placed = answers.flatMap((a) => ('ok' in a ? [a.ok] : []));
+    expect(placed).toHaveLength(5);
+    expect(answers.filter((a) => 'refused' in a)).toEqual(
+      Array(3).fill({ refused: 'OUT_OF_STOCK' }),
+    );
+    const db = new Database(path, { readonly: true });
+    try {
+      const ids = (db.prepare('SELECT id FROM orders ORDER BY id').all() as { id: string }[]).map(
+        (r) => r.id,
+      );
+      expect(ids).toEqual([...placed].sort());
+    } finally {
+      db.close();
+    }
+  });
+
   it("answers the shop's errors with their code, category and details", async () => {
     const refused = await writer!
       .dispatch(order('o1', 9), { ...ann, idempotencyKey: 'k1' })
@@ -145,5 +172,26 @@ describe('writer thread', () => {
       db.close();
     }
     writer = undefined;
+  });
+});
+
+describe('batched', () => {
+  it('posts the messages queued before the flush together, in order, once per flush', () => {
+    const posts: number[][] = [];
+    const flushes: (() => void)[] = [];
+    const send = batched<number>(
+      (m) => posts.push(m),
+      (f) => flushes.push(f),
+    );
+    send(1);
+    send(2);
+    send(3);
+    expect(flushes).toHaveLength(1); // one flush scheduled for all three
+    expect(posts).toEqual([]);
+    flushes[0]!();
+    send(4);
+    expect(flushes).toHaveLength(2);
+    flushes[1]!();
+    expect(posts).toEqual([[1, 2, 3], [4]]);
   });
 });
