@@ -24,6 +24,8 @@ export const DEPLOYMENTS: Record<string, Record<string, string>> = {
   'write-thread': { TWOROOMS_WRITE_THREAD: 'on', TWOROOMS_PROJECT_THREAD: 'off' },
   // Commands on the writer thread, projections on the projector thread (serve's default).
   'project-thread': { TWOROOMS_WRITE_THREAD: 'on', TWOROOMS_PROJECT_THREAD: 'on' },
+  // The same with a live batch per wake-up (TWOROOMS_PROJECT_COALESCE_MS=0, before 2026-11-28).
+  'no-coalesce': { TWOROOMS_PROJECT_COALESCE_MS: '0' },
 };
 
 // BENCH_BASE_CLI=<another build's dist/cli/main.js> adds the variant `base`: that build, as it

@@ -36,6 +36,8 @@ export interface Config {
   readonly defaultWaitMs: number;
   /** How long a background job waits for more triggers of the same key (debounce), in ms. */
   readonly jobDelayMs: number;
+  /** A live projection starts a batch at most once per this many ms (TWOROOMS_PROJECT_COALESCE_MS). */
+  readonly projectCoalesceMs: number;
   /** `TWOROOMS_CACHE=redis://…`: the Redis cache; undefined: the in-process cache. */
   readonly cache: CacheConfig | undefined;
   /** `TWOROOMS_BUS=nats://…`: NATS JetStream; undefined: in-process notify only. */
@@ -206,6 +208,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     defaultWaitMs: integer(env['TWOROOMS_WAIT_MS'], 'TWOROOMS_WAIT_MS', 2000, 0, 10_000),
     jobDelayMs: integer(env['TWOROOMS_JOB_DELAY_MS'], 'TWOROOMS_JOB_DELAY_MS', 1000, 0, 600_000),
+    projectCoalesceMs: integer(
+      env['TWOROOMS_PROJECT_COALESCE_MS'],
+      'TWOROOMS_PROJECT_COALESCE_MS',
+      10,
+      0,
+      1000,
+    ),
     cache: cacheConfig(env),
     bus: busConfig(env),
   };

@@ -221,6 +221,7 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
     store: read.store,
     projections,
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    coalesceMs: config.projectCoalesceMs,
     onApplied: hooks.onApplied,
     onSwitched: hooks.onSwitched,
   });

@@ -90,6 +90,7 @@ export async function createProjectorWorker(
       ...(options.onOwnership ? { onOwnership: options.onOwnership } : {}),
       // SQLite signals no appends across processes (the API runs in another): look often.
       ...(isPostgresUrl(config.writeDb) ? {} : { pollMs: 100 }),
+      coalesceMs: config.projectCoalesceMs,
       onApplied: hooks.onApplied,
       onSwitched: hooks.onSwitched,
       onError: (name, error, attempt) =>

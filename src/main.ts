@@ -226,6 +226,7 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
       store: shopReadStore,
       projections,
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      coalesceMs: config.projectCoalesceMs,
       onApplied: hooks.onApplied,
       onSwitched: hooks.onSwitched,
     });

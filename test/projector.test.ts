@@ -252,6 +252,47 @@ describe('Projector: catch-up, then live', () => {
     expect(memoryApplied(read.tables, 'counter')).toEqual(range(1, 13));
   });
 
+  it('with coalesceMs, reads the log at most once per coalesceMs while live under a stream of appends, and applies each event once', async () => {
+    const store = memoryEventStore();
+    const read = memoryReadStore();
+    const reads: number[] = [];
+    let live = false;
+    const log: EventLog = {
+      append: (streamId, events, options) => store.log.append(streamId, events, options),
+      readStream: (streamId, options) => store.log.readStream(streamId, options),
+      headPosition: () => store.log.headPosition(),
+      onAppended: (listener) => store.log.onAppended(listener),
+      readAll: (options) => {
+        if (live) reads.push(performance.now());
+        return store.log.readAll(options);
+      },
+    };
+    const coalesceMs = 40;
+    const p = await started({
+      log,
+      store: read,
+      projections: [memoryCounter('counter')],
+      pollMs: 60_000,
+      coalesceMs,
+    });
+    expect(await p.catchUp(2000)).toEqual({ reached: true });
+    await until(async () => (await p.status())[0]?.status === 'live');
+    live = true;
+    // A stream of appends, each awaited: without coalescing, about one batch each.
+    const streamed = 60;
+    for (let i = 0; i < streamed; i++) {
+      await store.append(`s-${i % 3}`, [ev('Added', 1)]);
+      if (i % 10 === 9) await sleep(5);
+    }
+    expect(await p.waitFor(BigInt(streamed), ['counter'], 5000)).toEqual({ reached: true });
+    expect(memoryApplied(read.tables, 'counter')).toEqual(range(1, streamed));
+    // Reads of the live projection started at least coalesceMs apart (1 ms for timer rounding).
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.length).toBeLessThan(streamed);
+    for (const [i, t] of reads.entries())
+      if (i > 0) expect(t - reads[i - 1]!).toBeGreaterThanOrEqual(coalesceMs - 1);
+  });
+
   it('is woken by an append that commits between its read of the log and its going to sleep', async () => {
     // A log whose reads take time to answer (as a database over a network would): another
     // writer commits while the answer to the runner's read (nothing new) is on its way, so

@@ -47,6 +47,13 @@ export interface ProjectorOptions<H> {
    */
   readonly pollMs?: number;
   /**
+   * A live projection starts a batch at most once per `coalesceMs`: under a stream of commits,
+   * fewer and larger transactions (each batch costs a log read, a transaction and a checkpoint
+   * write, whatever its size). It adds at most `coalesceMs` to the lag, and nothing to that of
+   * a write after a quiet spell longer than that (default 0: no wait).
+   */
+  readonly coalesceMs?: number;
+  /**
    * Called after each committed batch with the events the projection applied and what its
    * `apply` returned for that batch (e.g. which products' listed figures changed): the hook for
    * work that must follow the read model, never precede it (e.g. cache invalidation).
@@ -90,6 +97,8 @@ interface Runner<H> {
   switchRequested: boolean;
   /** Events applied since start. */
   applied: number;
+  /** When the last batch was read (performance.now()), for `coalesceMs`. */
+  lastReadAt: number;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -128,6 +137,7 @@ export class Projector<H> implements ProgressSource {
         job: undefined,
         switchRequested: false,
         applied: 0,
+        lastReadAt: Number.NEGATIVE_INFINITY,
       });
     }
   }
@@ -251,7 +261,15 @@ export class Projector<H> implements ProgressSource {
         await this.sleepUntilWoken(runner, undefined);
         continue;
       }
+      const coalesce = this.options.coalesceMs ?? 0;
+      if (coalesce > 0 && runner.state === 'live') {
+        // Under a stream of commits: let the next batch gather what arrives meanwhile.
+        const rest = runner.lastReadAt + coalesce - performance.now();
+        if (rest > 0) await this.sleepUntilWoken(runner, rest, false);
+        if (this.stopped) break;
+      }
       runner.woken = false;
+      runner.lastReadAt = performance.now();
       const limit = runner.position < runner.carefulUntil ? 1 : batchSize;
       const read = await log.readAll({ after: runner.position, limit, types: projection.handles });
       if (read.coveredTo > this.head) this.head = read.coveredTo;
