@@ -12,7 +12,13 @@ import { latencyChart } from './flash/chart.js';
 import { type LoadResult, type OpenStream, runLoad, type Summary } from './flash/loadgen.js';
 import { caughtUp, prepareSale, setStock } from './flash/setup.js';
 import { openStack, type StackName } from './flash/stacks.js';
-import { type Catalog, orderRequests, readRequests, writeRequests } from './flash/traffic.js';
+import {
+  type Catalog,
+  orderRequests,
+  type Req,
+  readRequests,
+  writeRequests,
+} from './flash/traffic.js';
 import { type BenchOptions, type Metrics, median, ratio, scratch } from './lib.js';
 import { startServer } from './server.js';
 
@@ -159,6 +165,7 @@ interface RunFigures {
   orders?: LoadResult;
   cached?: number[];
   ceiling?: number[];
+  floor?: Summary;
   audit?: Awaited<ReturnType<ReturnType<typeof openStack>['audit']>>;
 }
 
@@ -273,7 +280,7 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
               });
             }
             if (level === 'l2' && !loaded && first)
-              Object.assign(figures, await ceilingPhases(server.url, catalog, s));
+              Object.assign(figures, await ceilingPhases(server.url, catalog, s, r, reads));
             runs[name] = figures;
           } finally {
             await server.stop();
@@ -300,7 +307,13 @@ export async function flashSaleBench(options: BenchOptions): Promise<Metrics> {
  * Cached catalog pages at full speed vs the bare-Fastify ceiling answering the same bytes from
  * memory, same load tool, same connections, alternating rounds.
  */
-async function ceilingPhases(url: string, catalog: Catalog, s: Settings) {
+async function ceilingPhases(
+  url: string,
+  catalog: Catalog,
+  s: Settings,
+  r: Rate,
+  reads: readonly Req[],
+) {
   const paths = catalog.categories.slice(0, 8).map((c) => `/api/catalog?category=${c.id}&page=1`);
   const body = await (await fetch(`${url}${paths[0]}`)).text();
   const tmp = scratch('ceiling');
@@ -329,21 +342,42 @@ async function ceilingPhases(url: string, catalog: Catalog, s: Settings) {
   };
   const cached: number[] = [];
   const bare: number[] = [];
+  let floor: Summary | undefined;
   try {
     log('cached catalog pages vs the bare-Fastify ceiling (closed loop)…');
     const warmUp = Math.min(2, s.ceilingSeconds);
     await closed(url, warmUp);
     await closed(ceiling.url, warmUp);
-    for (let r = 0; r < s.ceilingRounds; r++) {
+    for (let round = 0; round < s.ceilingRounds; round++) {
       cached.push(await closed(url));
       bare.push(await closed(ceiling.url));
     }
+    // The floor: the sale's catalog requests at the sale's read rate, through the same open-model
+    // load generator, answered by the bare route from memory. What a catalog page's latency
+    // cannot go below on this machine with this generator (its timer, the HTTP round trip).
+    log('the load generator floor: the bare route at the sale read rate (open model)…');
+    const catalogReads = reads.filter((q) => q.kind === 'catalog');
+    const open = (ms: number) =>
+      runLoad({
+        mode: 'open',
+        url: ceiling.url,
+        durationMs: ms,
+        streams: [{ name: 'floor', ratePerS: r.reads, requests: catalogReads }],
+        probeLag: false,
+        connections: s.connections,
+        timeoutMs: 10_000,
+      });
+    await open(1000);
+    floor = (await open(Math.min(r.seconds, FLOOR_SECONDS) * 1000)).streams['floor'];
   } finally {
     await ceiling.stop();
     tmp.cleanup();
   }
-  return { cached, ceiling: bare };
+  return { cached, ceiling: bare, ...(floor ? { floor } : {}) };
 }
+
+/** How long the floor run lasts at most (s). */
+const FLOOR_SECONDS = 15;
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
@@ -420,6 +454,13 @@ function metricsOf(
     m['catalog_cached_rps'] = Math.round(median(idle.cached));
     m['ceiling_rps'] = Math.round(median(idle.ceiling));
     m['catalog_fraction_of_ceiling'] = ratio(m['catalog_cached_rps'], m['ceiling_rps']);
+  }
+  if (idle?.floor) {
+    m['floor_catalog_p50_ms'] = idle.floor.p50;
+    m['floor_catalog_p99_ms'] = idle.floor.p99;
+    // The largest level-1/level-2 ratio this generator could show here: level 1's p99 over the
+    // floor's (a level 2 answering as fast as the bare route).
+    m['l1_catalog_p99_loaded_vs_floor'] = ratio(m['l1_catalog_p99_ms_loaded'], idle.floor.p99);
   }
   const orders = runs.l2_loaded?.orders?.streams['orders'];
   if (orders) {

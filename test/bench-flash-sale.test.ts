@@ -39,6 +39,13 @@ describe('npm run bench -- flash-sale (smoke)', () => {
     expect(metrics['l1_stock_mismatch_units']).toBe(0);
     expect(metrics['l2_stock_mismatch_units']).toBe(0);
     expect(metrics['orders_per_s']).toBeGreaterThan(0);
+    // The generator's floor (the bare route at the sale's rate) and the ratio it bounds.
+    for (const key of [
+      'floor_catalog_p50_ms',
+      'floor_catalog_p99_ms',
+      'l1_catalog_p99_loaded_vs_floor',
+    ])
+      expect(metrics[key], key).toBeGreaterThan(0);
     // Two rounds: medians, with each round's target ratios beside them.
     expect(metrics['rounds']).toBe(2);
     for (const key of ['l1_vs_l2_catalog_p99_loaded', 'l2_catalog_p99_loaded_vs_idle'])
