@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runLoad, type Summary } from './flash/loadgen.js';
+import { type OrdersSummary, placeOrders } from './flash/orders-load.js';
 import { caughtUp, prepareSale, setStock } from './flash/setup.js';
 import { openStack } from './flash/stacks.js';
 import { orderRequests, writeRequests } from './flash/traffic.js';
@@ -24,8 +25,8 @@ export const DEPLOYMENTS: Record<string, Record<string, string>> = {
   'write-thread': { TWOROOMS_WRITE_THREAD: 'on', TWOROOMS_PROJECT_THREAD: 'off' },
   // Commands on the writer thread, projections on the projector thread (serve's default).
   'project-thread': { TWOROOMS_WRITE_THREAD: 'on', TWOROOMS_PROJECT_THREAD: 'on' },
-  // The same with a live batch per wake-up (TWOROOMS_PROJECT_COALESCE_MS=0, before 2026-11-28).
-  'no-coalesce': { TWOROOMS_PROJECT_COALESCE_MS: '0' },
+  // The same with live batches at most every 10 ms (TWOROOMS_PROJECT_COALESCE_MS=10).
+  'coalesce-10': { TWOROOMS_PROJECT_COALESCE_MS: '10' },
 };
 
 // BENCH_BASE_CLI=<another build's dist/cli/main.js> adds the variant `base`: that build, as it
@@ -85,7 +86,7 @@ const log = (message: string) =>
   console.log(`bench +${((performance.now() - started) / 1000).toFixed(1)} s: ${message}`);
 
 interface Round {
-  orders: Summary;
+  orders: OrdersSummary;
   lag: Summary;
   oversold: number;
   mismatched: number;
@@ -131,14 +132,9 @@ export async function flashOrdersBench(options: BenchOptions): Promise<Metrics> 
             await caughtUp(server.url, adminToken);
             log(`round ${round}, ${variant}: ${s.concurrency} loops placing orders…`);
             const [closed, open] = await Promise.all([
-              runLoad({
-                mode: 'closed',
-                url: server.url,
-                durationMs: s.seconds * 1000,
-                name: 'orders',
-                concurrency: s.concurrency,
-                requests: orders.slice((round - 1) * 20_000),
-                timeoutMs: 10_000,
+              placeOrders(server.url, orders.slice((round - 1) * 20_000), {
+                connections: s.concurrency,
+                seconds: s.seconds,
               }),
               runLoad({
                 mode: 'open',
@@ -150,7 +146,7 @@ export async function flashOrdersBench(options: BenchOptions): Promise<Metrics> 
                 timeoutMs: 10_000,
               }),
             ]);
-            result = { orders: closed.streams['orders']!, lag: open.lag! };
+            result = { orders: closed, lag: open.lag! };
           } finally {
             await server.stop();
           }
