@@ -211,7 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectCoalesceMs: integer(
       env['TWOROOMS_PROJECT_COALESCE_MS'],
       'TWOROOMS_PROJECT_COALESCE_MS',
-      10,
+      0,
       0,
       1000,
     ),
