@@ -5,7 +5,9 @@
 //   flock -x /tmp/tworooms-cpu.lock node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof \
 //     bench/rebuild-profile.ts --stack sqlite --events 200000 --dir /tmp/rebuild-profile
 // Options: --stack sqlite|pg (default sqlite), --events N (default 200,000), --dir D (the SQLite
-// files; PostgreSQL uses databases named after it), --rounds N (default 1), --no-ceiling.
+// files; PostgreSQL uses databases named after it), --rounds N (default 1), --no-ceiling, --batch N
+// (events per projector batch, default 2,000 as the benchmark's), --fields all (the catalog read
+// through the log's full readAll instead of its lean read).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { basename, join } from 'node:path';
@@ -25,6 +27,7 @@ const stackName = flag('stack') ?? 'sqlite';
 const events = Number(flag('events') ?? 200_000);
 const dir = flag('dir') ?? `/tmp/tworooms-rebuild-profile-${events}`;
 const rounds = Number(flag('rounds') ?? 1);
+const batchSize = Number(flag('batch') ?? 2000);
 mkdirSync(dir, { recursive: true });
 
 async function pgDatabase(name: string): Promise<{ url: string; fresh: boolean }> {
@@ -70,7 +73,16 @@ if (stackName === 'pg') {
   ceiling = () => rawReplay(writePath, dir, 99, total);
 }
 
-const p = projector({ log: stack.log, store: stack.store, projections: [catalogProjection] });
+const p = projector({
+  log: stack.log,
+  store: stack.store,
+  projections: [
+    flag('fields') === 'all'
+      ? ({ ...catalogProjection, eventFields: 'all' } as unknown as typeof catalogProjection)
+      : catalogProjection,
+  ],
+  batchSize,
+});
 try {
   await p.start();
   let t = performance.now();

@@ -146,6 +146,7 @@ export function wokenByWriter(log: EventLog, writer: Pick<WriterThread, 'onAppen
   return {
     readStream: (streamId, options) => log.readStream(streamId, options),
     readAll: (options) => log.readAll(options),
+    ...(log.readAllData ? { readAllData: log.readAllData.bind(log) } : {}),
     headPosition: () => log.headPosition(),
     append: (streamId, events, options) => log.append(streamId, events, options),
     onAppended(listener) {

@@ -1,5 +1,5 @@
 import { ConcurrencyConflict } from './errors.js';
-import type { Event, MessageMetadata, RecordedEvent } from './messages.js';
+import type { Event, MessageMetadata, PositionedEvent, RecordedEvent } from './messages.js';
 
 /**
  * What the appender believes about the stream:
@@ -43,8 +43,8 @@ export interface ReadAllOptions {
   readonly types?: readonly string[];
 }
 
-export interface ReadAllResult {
-  readonly events: readonly RecordedEvent[];
+export interface ReadAllResult<R extends PositionedEvent = RecordedEvent> {
+  readonly events: readonly R[];
   /**
    * Every committed event up to this position has been considered: a reader that resumes from
    * here skips nothing. It is at least the last event's position and can be further when events
@@ -60,9 +60,23 @@ export interface EventLogReader {
     options?: ReadStreamOptions,
   ): Promise<ReadStreamResult<E>>;
   readAll(options: ReadAllOptions): Promise<ReadAllResult>;
+  /**
+   * `readAll` with each event's type, data and position only (the same events, the same
+   * `coveredTo`): the cheaper read for a rebuild of a projection that needs no more
+   * (`Projection.eventFields: 'data'`). Optional: `readAllData(log, options)` falls back to
+   * `readAll` for a log without it.
+   */
+  readAllData?(options: ReadAllOptions): Promise<ReadAllResult<PositionedEvent>>;
   /** The position of the last committed event that every reader can see (0n when empty). */
   headPosition(): Promise<bigint>;
 }
+
+/** The log's lean read (`EventLogReader.readAllData`), or its full one where it has none. */
+export const readAllData = (
+  log: EventLogReader,
+  options: ReadAllOptions,
+): Promise<ReadAllResult<PositionedEvent>> =>
+  log.readAllData ? log.readAllData(options) : log.readAll(options);
 
 /**
  * The event log: the archive and the outbox at once. Append-only, totally ordered by `position`.

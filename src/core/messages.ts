@@ -55,5 +55,12 @@ export type RecordedEvent<E extends Event = Event> = E &
     metadata: MessageMetadata;
   }>;
 
+/**
+ * An event as the log's lean read gives it (`EventLogReader.readAllData`): its type, its data and
+ * its global position, without the rest of its record (id, stream, version, metadata, time).
+ * Every `RecordedEvent` is one.
+ */
+export type PositionedEvent<E extends Event = Event> = E & Readonly<{ position: bigint }>;
+
 /** Type-level helper: the `type` strings of a union of messages. */
 export type TypeOf<M extends { type: string }> = M['type'];

@@ -1,4 +1,4 @@
-import type { Event, RecordedEvent } from './messages.js';
+import type { Event, PositionedEvent, RecordedEvent } from './messages.js';
 import type { TableNames } from './table-names.js';
 
 /** A table of a read model, as a projection declares it for blue/green rebuilds and verify. */
@@ -10,13 +10,21 @@ export interface ReadModelTable {
   readonly internal?: boolean;
 }
 
+/** What a projection needs of each event: all of its record, or its type, data and position. */
+export type EventFields = 'all' | 'data';
+
+/** The events a projection's `apply` is given, as its `eventFields` declares. */
+export type EventsFor<F extends EventFields, E extends Event> = F extends 'data'
+  ? PositionedEvent<E>
+  : RecordedEvent<E>;
+
 /**
  * A projection keeps one read model current: it names the event types it handles and applies
  * them, a batch at a time, to a read store through the store's handle `H`. `apply` must be
  * deterministic in the events it is given (no clock, no random ids): a rebuild from the log then
  * yields the same read model.
  */
-export interface Projection<E extends Event = Event, H = unknown> {
+interface ProjectionOf<E extends Event, H, F extends EventFields> {
   readonly name: string;
   /** Bump it when the read model's shape or meaning changes: the projection is rebuilt. */
   readonly version: number;
@@ -41,8 +49,17 @@ export interface Projection<E extends Event = Event, H = unknown> {
    * Applies a batch. What it returns is handed to the projector's `onApplied` once the batch
    * has committed (e.g. which rows' shown figures changed, for a precise cache invalidation).
    */
-  apply(events: readonly RecordedEvent<E>[], db: H): unknown;
+  apply(events: readonly EventsFor<F, E>[], db: H): unknown;
 }
+
+/**
+ * A projection whose `apply` reads each event's whole record (id, stream, metadata, time), the
+ * default, or (`eventFields: 'data'`) only its type, data and position: a rebuild then reads the
+ * log through its lean read (`EventLogReader.readAllData`), which leaves the rest unread.
+ */
+export type Projection<E extends Event = Event, H = unknown> =
+  | (ProjectionOf<E, H, 'all'> & { readonly eventFields?: 'all' })
+  | (ProjectionOf<E, H, 'data'> & { readonly eventFields: 'data' });
 
 /** Identity helper that fixes a projection's types. */
 export const defineProjection = <E extends Event, H>(p: Projection<E, H>): Projection<E, H> => p;

@@ -1,5 +1,5 @@
-import type { EventLog } from './event-log.js';
-import type { Event, RecordedEvent } from './messages.js';
+import { type EventLog, readAllData } from './event-log.js';
+import type { Event, PositionedEvent, RecordedEvent } from './messages.js';
 import type { Projection, ReadModelTable, ReadStore, ReadTx } from './projection.js';
 import { renameTables, type TableNames } from './table-names.js';
 
@@ -136,12 +136,11 @@ export class TableCopy<H> {
   private async applyBatch(tx: ReadTx<H>, target: bigint | undefined): Promise<boolean> {
     const { log, projection, batchSize, skipped } = this.options;
     if (target !== undefined && this.position >= target) return false;
-    const read = await log.readAll({
-      after: this.position,
-      limit: batchSize,
-      types: projection.handles,
-    });
-    let events: readonly RecordedEvent[] = read.events;
+    const range = { after: this.position, limit: batchSize, types: projection.handles };
+    // A projection that reads only types and data gets the log's lean read.
+    const read =
+      projection.eventFields === 'data' ? await readAllData(log, range) : await log.readAll(range);
+    let events: readonly PositionedEvent[] = read.events;
     let coveredTo = read.coveredTo;
     if (target !== undefined && coveredTo > target) {
       events = events.filter((e) => e.position <= target);
@@ -149,7 +148,10 @@ export class TableCopy<H> {
     }
     if (events.length === 0 && coveredTo <= this.position) return false;
     const applied = skipped.size ? events.filter((e) => !skipped.has(e.position)) : events;
-    if (applied.length > 0) await projection.apply(applied as RecordedEvent<Event>[], tx.db);
+    if (applied.length > 0) {
+      if (projection.eventFields === 'data') await projection.apply(applied, tx.db);
+      else await projection.apply(applied as readonly RecordedEvent[], tx.db); // from readAll
+    }
     const from = this.position;
     this.position = coveredTo;
     this.events += applied.length;

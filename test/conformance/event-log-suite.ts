@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isConcurrencyConflict, TworoomsError } from '../../src/core/errors.js';
-import type { AppendResult, EventLog, ExpectedVersion } from '../../src/core/event-log.js';
+import {
+  type AppendResult,
+  type EventLog,
+  type EventLogReader,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  readAllData,
+} from '../../src/core/event-log.js';
 import { decodeJson } from '../../src/core/json.js';
 import type { Event, MessageMetadata, RecordedEvent } from '../../src/core/messages.js';
 import type { TransactOutcome, WriteStore } from '../../src/core/write-store.js';
@@ -603,6 +610,35 @@ export function eventLogConformance(
           events: [],
           coveredTo: last,
         });
+      });
+
+      it('readAllData: the same events as readAll with type, data and position only, the same coveredTo', async () => {
+        const lean = (e: RecordedEvent) => ({ position: e.position, type: e.type, data: e.data });
+        const alike = async (options: ReadAllOptions) => {
+          const full = await store.readAll(options);
+          const expected = { events: full.events.map(lean), coveredTo: full.coveredTo };
+          expect(await store.readAllData!(options)).toEqual(expected);
+          expect(await readAllData(store, options)).toEqual(expected);
+        };
+        expect(store.readAllData).toBeTypeOf('function');
+        await alike({ after: 0n, limit: 10 });
+        await alike({ after: 0n, limit: 10, types: ['A'] });
+        await seed();
+        // An event with metadata last: it is left out of the lean read too.
+        const last = (await store.append('meta', [ev('A', { m: 1 }, { actor: 'x' })])).lastPosition;
+        for (const types of [undefined, ['A'], ['A', 'C'], ['B'], ['Unknown']])
+          for (let p = 0n; p <= last; p++)
+            for (const limit of [1, 2, 100])
+              await alike(types ? { after: p, limit, types } : { after: p, limit });
+        // A log without the lean read is read whole.
+        const plain: EventLogReader = {
+          readAll: (o) => store.readAll(o),
+          readStream: (id, o) => store.readStream(id, o),
+          headPosition: () => store.headPosition(),
+        };
+        expect(await readAllData(plain, { after: 0n, limit: 100 })).toEqual(
+          await store.readAll({ after: 0n, limit: 100 }),
+        );
       });
 
       it('headPosition is the last position', async () => {

@@ -25,7 +25,14 @@ const PREFIXES = ['a', 'z', 'é', '\uE000', '\uFFFD', '\u{10000}', '😀', ''];
 
 type Step =
   | { kind: 'review'; product: number; rating: number; minute: number; prefix: number }
-  | { kind: 'stock'; product: number; warehouse: number; quantity: number; minute: number }
+  | {
+      kind: 'stock';
+      how: 'set' | 'reserve' | 'release';
+      product: number;
+      warehouse: number;
+      quantity: number;
+      minute: number;
+    }
   | { kind: 'price'; product: number; price: number; minute: number }
   | { kind: 'move'; product: number; category: number }
   | { kind: 'active'; product: number; on: boolean }
@@ -47,6 +54,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   fc.record({
     kind: fc.constant('stock' as const),
+    // A count sets a warehouse's stock; an order's reservation or release moves it.
+    how: fc.constantFrom('set' as const, 'reserve' as const, 'release' as const),
     product: fc.nat(PRODUCTS.length - 1),
     warehouse: fc.nat(2),
     quantity: fc.nat(50),
@@ -97,12 +106,24 @@ function log(steps: readonly Step[]): RecordedEvent<ShopEvent>[] {
           at: at(s.minute),
         },
       });
-    } else if (s.kind === 'stock') {
+    } else if (s.kind === 'stock' && s.how === 'set') {
       events.push({
         type: 'StockLevelSet',
         data: {
           v: 1,
           productId,
+          warehouse: `w${s.warehouse}`,
+          quantity: s.quantity,
+          at: at(s.minute),
+        },
+      });
+    } else if (s.kind === 'stock') {
+      events.push({
+        type: s.how === 'reserve' ? 'StockReserved' : 'StockReleased',
+        data: {
+          v: 1,
+          productId,
+          orderId: `o${n}`,
           warehouse: `w${s.warehouse}`,
           quantity: s.quantity,
           at: at(s.minute),
@@ -227,6 +248,28 @@ describe('catalog projection', () => {
             for (const star of [1, 2, 3, 4, 5]) {
               expect(row?.[`rating_${star}`]).toBe(mine.filter((s) => s.rating === star).length);
             }
+          }
+          // Stock: each warehouse's units are the fold of its counts and moves, in log order;
+          // each product's stock is their sum.
+          const units = new Map<string, number>();
+          for (const s of steps) {
+            if (s.kind !== 'stock') continue;
+            const key = `${PRODUCTS[s.product]}|w${s.warehouse}`;
+            const was = units.get(key) ?? 0;
+            const sign = s.how === 'reserve' ? -1 : 1;
+            units.set(key, s.how === 'set' ? s.quantity : was + sign * s.quantity);
+          }
+          expect(
+            Object.fromEntries(
+              (whole.stock as { product_id: string; warehouse: string; units: number }[]).map(
+                (r) => [`${r.product_id}|${r.warehouse}`, r.units],
+              ),
+            ),
+          ).toStrictEqual(Object.fromEntries(units));
+          for (const id of PRODUCTS) {
+            const total = [...units].reduce((n, [k, u]) => (k.startsWith(`${id}|`) ? n + u : n), 0);
+            const row = (whole.products as Record<string, unknown>[]).find((p) => p['id'] === id);
+            expect(row?.['stock']).toBe(total);
           }
         },
       ),

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../core/messages.js';
+import type { PositionedEvent } from '../../core/messages.js';
 import type { Projection } from '../../core/projection.js';
 import type { Sql } from '../../core/sql.js';
 import type { ProductDetailsChanged, ShopEvent } from '../events.js';
@@ -90,7 +90,13 @@ interface Dirty {
    * of a category, and grows with the catalog).
    */
   readonly counts: Map<string, number>;
+  /** Products whose stock moved in this batch. */
   readonly stock: Set<string>;
+  /**
+   * The batch's stock changes per product and warehouse, composed in log order (a count then
+   * moves is a count; moves alone add up), written by a few multi-row statements at its end.
+   */
+  readonly units: Map<string, Map<string, StockChange>>;
   /** `updated_at` from stock counts, the last in log order (other events write it at once). */
   readonly updated: Map<string, number>;
   readonly ratings: Map<string, RatingDelta>;
@@ -103,6 +109,31 @@ interface Dirty {
    * their kept reviews most likely have no row yet, which saves a read each (a rebuild's case).
    */
   readonly added: Set<string>;
+}
+
+/** What a batch does to one warehouse's stock of a product: sets it, or adds to it. */
+interface StockChange {
+  set: boolean;
+  units: number;
+}
+
+/** Composes a stock count (`set`) or move into the batch's change for that product and warehouse. */
+function changeStock(
+  dirty: Dirty,
+  productId: string,
+  warehouse: string,
+  set: boolean,
+  units: number,
+) {
+  let byWarehouse = dirty.units.get(productId);
+  if (!byWarehouse) {
+    byWarehouse = new Map();
+    dirty.units.set(productId, byWarehouse);
+  }
+  const change = byWarehouse.get(warehouse);
+  if (set || !change) byWarehouse.set(warehouse, { set, units });
+  else change.units += units;
+  dirty.stock.add(productId);
 }
 
 /** A product's category and whether it is active, as the read model holds them now. */
@@ -160,14 +191,6 @@ async function setActive(sql: Sql, productId: string, active: 0 | 1, at: string,
   ]);
 }
 
-/** Adds `delta` units to one warehouse's stock of a product. */
-const addStock = (sql: Sql, productId: string, warehouse: string, delta: number) =>
-  sql.run(
-    `INSERT INTO rm_catalog_stock (product_id, warehouse, units) VALUES (?, ?, ?)
-     ON CONFLICT (product_id, warehouse) DO UPDATE SET units = rm_catalog_stock.units + excluded.units`,
-    [productId, warehouse, delta],
-  );
-
 async function addSales(
   sql: Sql,
   items: readonly { productId: string; quantity: number }[],
@@ -188,7 +211,7 @@ function checkRating(rating: number): 1 | 2 | 3 | 4 | 5 {
   return rating as 1 | 2 | 3 | 4 | 5;
 }
 
-async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Promise<void> {
+async function applyOne(sql: Sql, e: PositionedEvent<ShopEvent>, dirty: Dirty): Promise<void> {
   switch (e.type) {
     case 'CategoryCreated': {
       // The batch's count changes so far go to the row if it exists; a new row counts its
@@ -246,22 +269,15 @@ async function applyOne(sql: Sql, e: RecordedEvent<ShopEvent>, dirty: Dirty): Pr
     case 'ProductDeactivated':
       return setActive(sql, e.data.productId, 0, e.data.at, dirty);
     case 'StockLevelSet':
-      await sql.run(
-        `INSERT INTO rm_catalog_stock (product_id, warehouse, units) VALUES (?, ?, ?)
-         ON CONFLICT (product_id, warehouse) DO UPDATE SET units = excluded.units`,
-        [e.data.productId, e.data.warehouse, e.data.quantity],
-      );
+      changeStock(dirty, e.data.productId, e.data.warehouse, true, e.data.quantity);
       // An admin's stock count is a change to the product (it shows in "recently updated").
       dirty.updated.set(e.data.productId, epochMs(e.data.at));
-      dirty.stock.add(e.data.productId);
       return;
     case 'StockReserved':
-      await addStock(sql, e.data.productId, e.data.warehouse, -e.data.quantity);
-      dirty.stock.add(e.data.productId);
+      changeStock(dirty, e.data.productId, e.data.warehouse, false, -e.data.quantity);
       return;
     case 'StockReleased':
-      await addStock(sql, e.data.productId, e.data.warehouse, e.data.quantity);
-      dirty.stock.add(e.data.productId);
+      changeStock(dirty, e.data.productId, e.data.warehouse, false, e.data.quantity);
       return;
     case 'ReviewCreated': {
       const d = e.data;
@@ -377,17 +393,26 @@ async function flushProduct(sql: Sql, id: string, dirty: Dirty, kept: Set<string
   if (fresh && !(Number(row.stock) > 0)) kept.add(id);
 }
 
-/** Merges a batch's newest reviews of a product into the ones kept. */
-async function flushReviews(sql: Sql, id: string, added: readonly RecentReview[], dirty: Dirty) {
-  if (dirty.added.has(id)) {
-    // Most likely no row yet: one statement, unless one is there after all.
-    const { changes } = await sql.run(
-      `INSERT INTO rm_catalog_recent_reviews (product_id, reviews) VALUES (?, ?)
-       ON CONFLICT (product_id) DO NOTHING`,
-      [id, JSON.stringify(added)],
+/**
+ * The kept reviews of products added in this batch, which most likely have no row yet: inserted
+ * 64 to a statement; answers the products that had one after all (to be merged).
+ */
+async function insertReviews(sql: Sql, dirty: Dirty): Promise<Set<string>> {
+  const fresh = [...dirty.reviews].filter(([id]) => dirty.added.has(id));
+  const present = new Set(fresh.map(([id]) => id));
+  await inChunks(fresh, async (chunk) => {
+    const inserted = await sql.all<{ product_id: string }>(
+      `INSERT INTO rm_catalog_recent_reviews (product_id, reviews) VALUES ${values(chunk.length, 2)}
+       ON CONFLICT (product_id) DO NOTHING RETURNING product_id`,
+      chunk.flatMap(([id, added]) => [id, JSON.stringify(added)]),
     );
-    if (changes > 0) return;
-  }
+    for (const r of inserted) present.delete(r.product_id);
+  });
+  return present;
+}
+
+/** Merges a batch's newest reviews of a product into the ones kept. */
+async function flushReviews(sql: Sql, id: string, added: readonly RecentReview[]) {
   const row = await sql.get<{ reviews: string }>(
     'SELECT reviews FROM rm_catalog_recent_reviews WHERE product_id = ?',
     [id],
@@ -415,12 +440,52 @@ async function addCount(sql: Sql, id: string, delta: number): Promise<void> {
   ]);
 }
 
-/** The once-per-batch writes: product documents, kept reviews, category counts. */
+/** Most rows per multi-row statement (a batch's rows go by 64, the rest by halves: few texts). */
+const ROWS_PER_STATEMENT = 64;
+
+/** Runs `write` on `rows` in chunks of 64, 32, … 1 rows: at most 7 distinct statements. */
+async function inChunks<T>(rows: readonly T[], write: (chunk: readonly T[]) => Promise<void>) {
+  let i = 0;
+  for (let size = ROWS_PER_STATEMENT; size >= 1; size >>= 1) {
+    while (rows.length - i >= size) {
+      await write(rows.slice(i, i + size));
+      i += size;
+      if (size < ROWS_PER_STATEMENT) break; // a smaller chunk fits at most once
+    }
+  }
+}
+
+const values = (rows: number, columns: number) =>
+  Array.from({ length: rows }, () => `(${Array(columns).fill('?').join(', ')})`).join(', ');
+
+/** The batch's stock changes: counts in one kind of statement, moves in another, 64 rows each. */
+async function flushStock(sql: Sql, dirty: Dirty): Promise<void> {
+  const counts: unknown[][] = [];
+  const moves: unknown[][] = [];
+  for (const [productId, byWarehouse] of dirty.units)
+    for (const [warehouse, change] of byWarehouse)
+      (change.set ? counts : moves).push([productId, warehouse, change.units]);
+  const write = (rows: readonly unknown[][], onConflict: string) =>
+    inChunks(rows, async (chunk) => {
+      await sql.run(
+        `INSERT INTO rm_catalog_stock (product_id, warehouse, units) VALUES ${values(chunk.length, 3)}
+         ON CONFLICT (product_id, warehouse) DO UPDATE SET ${onConflict}`,
+        chunk.flat(),
+      );
+    });
+  await write(counts, 'units = excluded.units');
+  await write(moves, 'units = rm_catalog_stock.units + excluded.units');
+}
+
+/** The once-per-batch writes: stock, product documents, kept reviews, category counts. */
 async function flush(sql: Sql, dirty: Dirty): Promise<CatalogApplied> {
+  await flushStock(sql, dirty);
   const products = new Set([...dirty.stock, ...dirty.updated.keys(), ...dirty.ratings.keys()]);
   const availabilityKept = new Set<string>();
   for (const id of products) await flushProduct(sql, id, dirty, availabilityKept);
-  for (const [id, added] of dirty.reviews) await flushReviews(sql, id, added, dirty);
+  const present = await insertReviews(sql, dirty);
+  for (const [id, added] of dirty.reviews)
+    if (!dirty.added.has(id) || present.has(id)) await flushReviews(sql, id, added);
   for (const [id, delta] of dirty.counts) await addCount(sql, id, delta);
   return { availabilityKept, categoryOf: dirty.categoryOf };
 }
@@ -440,6 +505,8 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
     { name: 'rm_catalog_stock', key: ['product_id', 'warehouse'] },
     { name: 'rm_catalog_recent_reviews', key: ['product_id'] },
   ],
+  // apply reads each event's type and data only: a rebuild reads the log's lean columns.
+  eventFields: 'data',
   // apply reads only by primary key (the category counts are kept by deltas): a copy being
   // built keeps no secondary index (a category created late counts its products by a scan).
   buildIndexes: [],
@@ -469,6 +536,7 @@ export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
     const dirty: Dirty = {
       counts: new Map(),
       stock: new Set(),
+      units: new Map(),
       updated: new Map(),
       ratings: new Map(),
       reviews: new Map(),

@@ -11,7 +11,12 @@ import {
   type ReadStreamResult,
 } from '../../core/event-log.js';
 import { encodeJson } from '../../core/json.js';
-import type { Event, MessageMetadata, RecordedEvent } from '../../core/messages.js';
+import type {
+  Event,
+  MessageMetadata,
+  PositionedEvent,
+  RecordedEvent,
+} from '../../core/messages.js';
 import { Mutex } from '../../core/mutex.js';
 import type {
   IdempotencyRecord,
@@ -164,6 +169,14 @@ export class MemoryEventStore implements EventLog, WriteStore<MemoryTables> {
     if (events.length < options.limit)
       coveredTo = BigInt(this.all.length) > coveredTo ? BigInt(this.all.length) : coveredTo;
     return { events, coveredTo };
+  }
+
+  async readAllData(options: ReadAllOptions): Promise<ReadAllResult<PositionedEvent>> {
+    const { events, coveredTo } = await this.readAll(options);
+    return {
+      events: events.map(({ position, type, data }) => ({ position, type, data })),
+      coveredTo,
+    };
   }
 
   async headPosition(): Promise<bigint> {

@@ -8,7 +8,7 @@ import type {
   ReadStreamOptions,
   ReadStreamResult,
 } from '../../core/event-log.js';
-import type { Event } from '../../core/messages.js';
+import type { Event, PositionedEvent } from '../../core/messages.js';
 import type {
   IdempotencyRecord,
   TransactOptions,
@@ -122,15 +122,42 @@ export class PostgresEventStore implements EventLog, WriteStore<pg.PoolClient> {
   }
 
   async readAll(options: ReadAllOptions): Promise<ReadAllResult> {
-    const { rows } = await this.pool.query<EventRow & Record<'head' | 'horizon' | 'last', string>>({
-      name: 'tworooms_read_all',
-      text: 'SELECT head, horizon, last, pos AS position, id, stream_id, stream_version, type, data, metadata, recorded_at FROM tworooms_read_all($1, $2, $3)',
+    return this.readAllWith(
+      'tworooms_read_all',
+      'pos AS position, id, stream_id, stream_version, type, data, metadata, recorded_at',
+      toEvent,
+      options,
+    );
+  }
+
+  async readAllData(options: ReadAllOptions): Promise<ReadAllResult<PositionedEvent>> {
+    return this.readAllWith(
+      'tworooms_read_all_data',
+      'pos AS position, type, data',
+      (r: Pick<EventRow, 'position' | 'type' | 'data'>) => ({
+        position: BigInt(r.position),
+        type: r.type,
+        data: JSON.parse(r.data),
+      }),
+      options,
+    );
+  }
+
+  private async readAllWith<R, T extends PositionedEvent>(
+    name: string,
+    columns: string,
+    decode: (row: R) => T,
+    options: ReadAllOptions,
+  ): Promise<ReadAllResult<T>> {
+    const { rows } = await this.pool.query<R & Record<'head' | 'horizon' | 'last', string>>({
+      name,
+      text: `SELECT head, horizon, last, ${columns} FROM tworooms_read_all($1, $2, $3)`,
       values: [options.after.toString(), options.limit, options.types ?? null],
     });
     const header = rows[0]!;
     const head = BigInt(header.head);
     this.heads.observed(BigInt(header.horizon), BigInt(header.last));
-    const events = rows.slice(1).map(toEvent);
+    const events = rows.slice(1).map(decode);
     const last = events.at(-1)?.position;
     // A short page read everything committed up to the head (the horizon's last event).
     const coveredTo = events.length === options.limit && last !== undefined ? last : head;

@@ -13,7 +13,12 @@ import {
   type ReadStreamResult,
 } from '../../core/event-log.js';
 import { encodeJson } from '../../core/json.js';
-import type { Event, MessageMetadata, RecordedEvent } from '../../core/messages.js';
+import type {
+  Event,
+  MessageMetadata,
+  PositionedEvent,
+  RecordedEvent,
+} from '../../core/messages.js';
 import type {
   IdempotencyRecord,
   TransactOptions,
@@ -54,6 +59,17 @@ const toEvent = (r: Row): RecordedEvent => ({
   // Most events carry no metadata: skip parsing the common empty object.
   metadata: r[6] === '{}' ? {} : JSON.parse(r[6]),
   recordedAt: new Date(r[7]),
+});
+
+/** `readAllData`'s columns: what a projection declaring `eventFields: 'data'` reads. */
+type DataRow = [bigint | number, string, string];
+
+const DATA_COLUMNS = 'position, type, data';
+
+const toPositioned = (r: DataRow): PositionedEvent => ({
+  position: BigInt(r[0]),
+  type: r[1],
+  data: JSON.parse(r[2]),
 });
 
 interface Job {
@@ -129,6 +145,14 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
       allTyped: r
         .prepare(
           `SELECT ${COLUMNS} FROM events WHERE position > ? AND type IN (SELECT value FROM json_each(?)) ORDER BY position LIMIT ?`,
+        )
+        .raw(),
+      allData: r
+        .prepare(`SELECT ${DATA_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
+        .raw(),
+      allDataTyped: r
+        .prepare(
+          `SELECT ${DATA_COLUMNS} FROM events WHERE position > ? AND type IN (SELECT value FROM json_each(?)) ORDER BY position LIMIT ?`,
         )
         .raw(),
       headR: r.prepare('SELECT max(position) FROM events').pluck(),
@@ -396,14 +420,27 @@ export class SqliteEventStore implements EventLog, WriteStore<Database.Database>
   }
 
   async readAll(options: ReadAllOptions): Promise<ReadAllResult> {
+    return this.readAllWith(this.stmt.all, this.stmt.allTyped, toEvent, options);
+  }
+
+  async readAllData(options: ReadAllOptions): Promise<ReadAllResult<PositionedEvent>> {
+    return this.readAllWith(this.stmt.allData, this.stmt.allDataTyped, toPositioned, options);
+  }
+
+  private readAllWith<R, T extends PositionedEvent>(
+    all: Database.Statement,
+    typed: Database.Statement,
+    decode: (row: R) => T,
+    options: ReadAllOptions,
+  ): ReadAllResult<T> {
     // One read transaction: the events and the head come from the same snapshot.
     return this.reader.transaction(() => {
       const rows = (
         options.types
-          ? this.stmt.allTyped.all(options.after, JSON.stringify(options.types), options.limit)
-          : this.stmt.all.all(options.after, options.limit)
-      ) as Row[];
-      const events = rows.map(toEvent);
+          ? typed.all(options.after, JSON.stringify(options.types), options.limit)
+          : all.all(options.after, options.limit)
+      ) as R[];
+      const events = rows.map(decode);
       const last = events.at(-1)?.position;
       const coveredTo =
         events.length === options.limit && last !== undefined
