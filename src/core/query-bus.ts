@@ -17,6 +17,11 @@ export interface QueryOptions {
   readonly after?: bigint;
   /** How long to wait for `after` (default: the bus's `defaultWaitMs`). */
   readonly waitMs?: number;
+  /**
+   * Runs after the consistency wait, right before the handler reads: where a cache takes its
+   * ticket, so the invalidations of the changes waited for (they came before) do not refuse it.
+   */
+  readonly beforeRead?: () => unknown;
 }
 
 export interface QueryAnswer<R> {
@@ -86,6 +91,7 @@ export function queryBus<H, M extends Readonly<Record<string, AnyQueryHandler<H>
         );
         stale = !outcome.reached;
       }
+      if (queryOptions.beforeRead) await queryOptions.beforeRead();
       const position = lowest(handler.projections);
       const value = await handler.handle(query, options.db);
       return { value, stale, position };

@@ -64,10 +64,19 @@ export function shopReads(options: ShopReadsOptions) {
           return { value: hit.value, position: hit.position, stale: false, source: 'cache' };
         }
       }
-      const ticket = useCache ? await cache.ticket() : 0;
+      // The ticket is taken once the wait for the caller's token is over: the invalidations of
+      // the changes it waited for came before it, and the answer read next includes them.
+      let ticket = 0;
       const answer = await readModel.ask(query, {
         ...(read.after === undefined ? {} : { after: read.after }),
         ...(read.waitMs === undefined ? {} : { waitMs: read.waitMs }),
+        ...(useCache
+          ? {
+              beforeRead: async () => {
+                ticket = await cache.ticket();
+              },
+            }
+          : {}),
       });
       if (answer.stale && read.fallback) return fromWriteDb(query);
       const value = answer.value as ShopQueryAnswers[K];
