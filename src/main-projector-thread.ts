@@ -3,7 +3,7 @@
 // log read, statements and commit hold every request behind them. On this thread they run
 // beside the API; the event loop only hears what it needs — positions (read-your-writes), the
 // cache tags to drop, and the answers to the admin API's calls.
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config.js';
 import type { Cache } from './core/cache.js';
 import {
@@ -16,7 +16,13 @@ import {
 } from './core/index.js';
 import { errorMessage, processShopJobs, shopProjectionHooks } from './main-parts.js';
 import { openJobs, openReadSide } from './main-stores.js';
-import { moduleThread, reviveError, type SerializedError, serializeError } from './main-threads.js';
+import {
+  batched,
+  moduleThread,
+  reviveError,
+  type SerializedError,
+  serializeError,
+} from './main-threads.js';
 import { wokenByWriter } from './main-writer.js';
 import { shopProjections } from './shop/query-handlers.js';
 import { SqliteEventStore } from './stores/sqlite/index.js';
@@ -26,6 +32,8 @@ export interface ProjectorThreadOptions {
   readonly config: Config;
   /** Events per batch (default: the projector's). */
   readonly batchSize?: number;
+  /** How long a live projection waits for a wake-up before it reads the log anyway (default 1 s). */
+  readonly pollMs?: number;
 }
 
 /** Each projection's position and whether it has stopped failed, as the thread last told. */
@@ -89,12 +97,21 @@ export async function startProjectorThread(
   options: ProjectorThreadOptions,
   wiring: {
     readonly log: Pick<EventLog, 'onAppended'>;
+    /**
+     * Where the writer thread posts its heads (`WriterThread.sendHeadsTo`'s other end): the
+     * thread hears of those commits directly, and `log` need only announce the others.
+     */
+    readonly heads?: MessagePort;
     readonly cache: Pick<Cache, 'invalidate' | 'clear'> | undefined;
     /** Told if the thread dies while running (the read models stop following the log). */
     readonly onDeath: (error: Error) => void;
   },
 ): Promise<ProjectorThread> {
-  const worker = moduleThread(import.meta.url, { tworoomsProjector: options });
+  const worker = wiring.heads
+    ? moduleThread(import.meta.url, { tworoomsProjector: options, tworoomsHeads: wiring.heads }, [
+        wiring.heads,
+      ])
+    : moduleThread(import.meta.url, { tworoomsProjector: options });
   const pending = new Map<number, { resolve(r: unknown): void; reject(e: Error): void }>();
   const listeners = new Set<() => void>();
   let positions = new Map<string, { position: bigint | undefined; failed: boolean }>();
@@ -114,7 +131,7 @@ export async function startProjectorThread(
   const warn = (what: string) => (error: unknown) =>
     console.warn(`tworooms: ${what}: ${errorMessage(error)}`);
   const ready = new Promise<void>((resolve, reject) => {
-    worker.on('message', (m: FromThread) => {
+    const receive = (m: FromThread) => {
       if ('progress' in m) publish(m.progress);
       else if ('invalidate' in m) wiring.cache?.invalidate(m.invalidate).catch(warn('cache'));
       else if ('clear' in m) wiring.cache?.clear().catch(warn('cache'));
@@ -129,6 +146,9 @@ export async function startProjectorThread(
         resolve();
       } else if ('failed' in m) reject(reviveError(m.failed));
       else if ('closed' in m) closed?.();
+    };
+    worker.on('message', (batch: FromThread[]) => {
+      for (const m of batch) receive(m);
     });
     worker.on('error', (error) => {
       failAll(error);
@@ -190,9 +210,14 @@ export async function startProjectorThread(
 }
 
 /** The thread's side: its own connections, the projector, the jobs it queues and runs. */
-async function runProjector(options: ProjectorThreadOptions): Promise<void> {
+async function runProjector(
+  options: ProjectorThreadOptions,
+  heads: MessagePort | undefined,
+): Promise<void> {
   const port = parentPort!;
-  const send = (m: FromThread) => port.postMessage(m);
+  // What one turn of this thread tells the event loop (a batch's tags to drop, then the positions
+  // of the projections that moved) crosses in one message, in order.
+  const send = batched<FromThread>((batch) => port.postMessage(batch), queueMicrotask);
   const { config } = options;
   // Reads the log only (the writer thread or the event loop appends); woken by the heads passed on.
   const log = new SqliteEventStore({ path: config.writeDb, synchronous: config.sqliteSynchronous });
@@ -221,6 +246,7 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
     store: read.store,
     projections,
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.pollMs ? { pollMs: options.pollMs } : {}),
     coalesceMs: config.projectCoalesceMs,
     onApplied: hooks.onApplied,
     onSwitched: hooks.onSwitched,
@@ -239,6 +265,9 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
     catchUp: (timeoutMs: number | undefined, only: readonly string[] | undefined) =>
       worker.catchUp(timeoutMs, only),
   };
+  heads?.on('message', (head: bigint) => {
+    for (const l of woken) l(head);
+  });
   port.on('message', (m: ToThread) => {
     if ('head' in m) for (const l of woken) l(m.head);
     else if ('close' in m) {
@@ -247,6 +276,7 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
         await jobs.close();
         await read.close();
         await log.close();
+        heads?.close();
       })()
         .catch((error: unknown) =>
           console.warn(`tworooms: projector thread: ${errorMessage(error)}`),
@@ -264,9 +294,12 @@ async function runProjector(options: ProjectorThreadOptions): Promise<void> {
   send({ ready: positions() });
 }
 
-const job = (workerData as { tworoomsProjector?: ProjectorThreadOptions } | null)
-  ?.tworoomsProjector;
+const data = workerData as {
+  tworoomsProjector?: ProjectorThreadOptions;
+  tworoomsHeads?: MessagePort;
+} | null;
+const job = data?.tworoomsProjector;
 if (!isMainThread && job)
-  runProjector(job).catch((error: unknown) =>
-    parentPort?.postMessage({ failed: serializeError(error) } satisfies FromThread),
+  runProjector(job, data?.tworoomsHeads).catch((error: unknown) =>
+    parentPort?.postMessage([{ failed: serializeError(error) } satisfies FromThread]),
   );

@@ -1,6 +1,6 @@
 // Part of the composition root: what the shop's threads (the writer, the projector) share —
 // starting a module of ours on a worker thread, and errors sent across as far as a copy allows.
-import { Worker } from 'node:worker_threads';
+import { type Transferable, Worker } from 'node:worker_threads';
 import { TworoomsError } from './core/index.js';
 
 /**
@@ -8,14 +8,19 @@ import { TworoomsError } from './core/index.js';
  * `workerData`. From source (tsx, vitest) the thread registers tsx's loader before importing it:
  * Node 20 does not pass a parent's loader hooks on to a worker.
  */
-export function moduleThread(moduleUrl: string, data: Record<string, unknown>): Worker {
+export function moduleThread(
+  moduleUrl: string,
+  data: Record<string, unknown>,
+  transferList: readonly Transferable[] = [],
+): Worker {
   const self = new URL(moduleUrl);
+  const options = { workerData: data, transferList: [...transferList] };
   return self.pathname.endsWith('.ts')
     ? new Worker(
         `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(self.href)}); });`,
-        { eval: true, workerData: data },
+        { eval: true, ...options },
       )
-    : new Worker(self, { workerData: data });
+    : new Worker(self, options);
 }
 
 export interface SerializedError {

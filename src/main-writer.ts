@@ -3,7 +3,7 @@
 // its handler's statements and the group commit with its fsync — so the API's event loop
 // parses, authenticates and answers the next requests while the last group syncs.
 import { createHash } from 'node:crypto';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import {
   type Command,
   type CommandMetadata,
@@ -34,6 +34,7 @@ export interface WriterThreadOptions {
 
 type ToThread =
   | { readonly id: number; readonly command: Command; readonly metadata: CommandMetadata }
+  | { readonly heads: MessagePort }
   | { readonly close: true };
 
 type FromThread =
@@ -50,6 +51,11 @@ export interface WriterThread {
   dispatch(command: Command, metadata: CommandMetadata): Promise<CommandResult>;
   /** Called after each commit that recorded events, with the new head (wakes the projector). */
   onAppended(listener: (head: bigint) => void): () => void;
+  /**
+   * From now on, the thread also posts each new head (a `bigint`) straight to `port`: another
+   * thread (the projector's) hears of commits without this event loop passing them on.
+   */
+  sendHeadsTo(port: MessagePort): void;
   /** Waits for the commands already sent, then stops the thread. */
   close(): Promise<void>;
 }
@@ -119,6 +125,10 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
     onAppended(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    sendHeadsTo(port) {
+      if (gone) return;
+      worker.postMessage([{ heads: port } satisfies ToThread], [port]);
     },
     async close() {
       if (gone) return;
@@ -193,12 +203,23 @@ function runWriter(options: WriterThreadOptions): void {
   const bus = commandBus(shopCommandHandlers({ store: writeStore, fullText: sqliteFullText }), {
     middleware: shopCommandMiddleware(writeStore),
   });
-  store.onAppended((head) => send({ appended: head }));
+  const headPorts: MessagePort[] = [];
+  store.onAppended((head) => {
+    send({ appended: head });
+    for (const p of headPorts) p.postMessage(head);
+  });
   port.on('message', (batch: ToThread[]) => {
     for (const m of batch) {
+      if ('heads' in m) {
+        headPorts.push(m.heads);
+        continue;
+      }
       if ('close' in m) {
         // Commands already received are in the store's queue: close() commits them first.
-        void store.close().finally(() => send({ closed: true }));
+        void store.close().finally(() => {
+          for (const p of headPorts) p.close();
+          send({ closed: true });
+        });
         return;
       }
       // biome-ignore lint/suspicious/noExplicitAny: any shop command, checked by its handler

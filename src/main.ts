@@ -1,6 +1,7 @@
 // The composition root: the only module that sees every layer and wires stores into ports
 // (with its parts: main-stores.ts opens the stores, main-parts.ts holds what `serve` and
 // `project` share, main-worker.ts wires `project`).
+import { MessageChannel } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import { type Config, isPostgresUrl } from './config.js';
 import {
@@ -204,10 +205,15 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   }
   const hooks = shopProjectionHooks({ cache, jobs, jobDelayMs: config.jobDelayMs });
   if (onThread) {
+    // The writer thread's commits wake the projector thread directly (no hop through this loop);
+    // this loop passes on only its own appends.
+    const heads = writer ? new MessageChannel() : undefined;
+    if (writer && heads) writer.sendHeadsTo(heads.port1);
     const thread = await startProjectorThread(
       { config, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
       {
-        log,
+        log: heads ? write.log : log,
+        ...(heads ? { heads: heads.port2 } : {}),
         cache,
         onDeath: (error) => {
           if (stopping) return;

@@ -1,9 +1,18 @@
 // The projector thread (TWOROOMS_PROJECT_THREAD, on by default on SQLite): the shop's projections
 // run beside the event loop, not on it; read-your-writes, cache invalidation and the admin API
 // work through it as they do with the projector on the event loop.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { isTworoomsError, Projector } from '../src/core/index.js';
+import { openWriteStore } from '../src/main.js';
+import { startProjectorThread } from '../src/main-projector-thread.js';
+import { startWriterThread } from '../src/main-writer.js';
+import { ADMIN } from '../src/shop/commands.js';
 import { startShop, type TestShop } from './e2e/harness.js';
 
 describe('projector thread', () => {
@@ -113,5 +122,46 @@ describe('projector thread', () => {
       token: t.adminToken,
     });
     expect(missing.status).toBe(404);
+  });
+
+  it("hears the writer thread's commits from it directly, not through the event loop", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tworooms-heads-'));
+    const config = loadConfig({ TWOROOMS_DATA_DIR: dir });
+    await (await openWriteStore(config)).close();
+    const writer = await startWriterThread({ path: config.writeDb, synchronous: 'normal' });
+    const heads = new MessageChannel();
+    writer.sendHeadsTo(heads.port1);
+    // `log` never announces anything and the thread polls once an hour: only the heads the
+    // writer posts to it can move the catalog.
+    const thread = await startProjectorThread(
+      { config, pollMs: 3_600_000 },
+      { log: { onAppended: () => () => {} }, heads: heads.port2, cache: undefined, onDeath() {} },
+    );
+    try {
+      const done = await writer.dispatch(
+        { type: 'CreateCategory', data: { categoryId: 'c1', name: 'Tea' } },
+        { actor: ADMIN },
+      );
+      const reached = await new Promise<boolean>((resolve) => {
+        const check = () => {
+          if ((thread.positionOf('catalog') ?? -1n) >= done.position) {
+            stop();
+            clearTimeout(timer);
+            resolve(true);
+          }
+        };
+        const stop = thread.onProgress(check);
+        const timer = setTimeout(() => {
+          stop();
+          resolve(false);
+        }, 10_000);
+        check();
+      });
+      expect(reached).toBe(true);
+    } finally {
+      await thread.close();
+      await writer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
