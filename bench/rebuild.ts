@@ -7,7 +7,12 @@ import { createTestDatabase, postgresReachable } from '../src/stores/postgres/te
 import { openSqlite, sqliteEventStore, sqliteReadStore } from '../src/stores/sqlite/index.js';
 import { catalogProjection, generateCatalogEvents } from './fixtures/catalog.js';
 import { type BenchOptions, type Metrics, rate, ratio, scratch, sideBySide } from './lib.js';
-import { catalogRebuild, seedShopLog, sqliteRebuildStack } from './shop-rebuild.js';
+import {
+  catalogRebuild,
+  DEFAULT_QUERY_RATE,
+  seedShopLog,
+  sqliteRebuildStack,
+} from './shop-rebuild.js';
 import { postgresRebuildStack, rawReplayPg, seedShopLogPg } from './shop-rebuild-pg.js';
 
 /** Events per projector batch in the shop rebuilds. */
@@ -124,6 +129,19 @@ function projectorThread(options: BenchOptions): boolean {
 }
 
 /**
+ * `--query-rate R`: the SQLite half's catalog queries a second while the rebuild runs, in an open
+ * model (default 250, about the flash sale's level-2 catalog rate); 0 asks them one after another as fast as they answer (the closed loop of
+ * earlier runs, which keeps a core busy). The PostgreSQL half keeps its closed loop.
+ */
+function queryRate(options: BenchOptions): number {
+  const asked = flag(options, 'query-rate');
+  const n = asked === undefined ? DEFAULT_QUERY_RATE : Number(asked);
+  if (!Number.isInteger(n) || n < 0 || n > 100_000)
+    throw new Error(`--query-rate must be a whole number from 0 to 100,000 (got ${asked})`);
+  return n;
+}
+
+/**
  * The shop's catalog projection rebuilt blue/green from a 1,000,000-event log (50,000 with
  * --quick, N with --events N) beside the bare-driver ceiling on the same log, and query latency
  * across the switch: on the embedded stack (SQLite log and read DB), then on PostgreSQL (log and
@@ -150,6 +168,7 @@ async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics>
         sqliteRebuildStack(writePath, dir, threads, projectorThread(options)),
         total,
         BATCH,
+        queryRate(options),
       ),
     );
     metrics['catalog_rebuild_fraction_of_raw'] = ratio(
@@ -183,6 +202,7 @@ async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics>
       await postgresRebuildStack(write.url, read.url),
       pgTotal,
       BATCH,
+      0, // its queries take tens of ms each: one after another, as before
     );
     metrics['pg_catalog_raw_replay_events_per_s'] = Math.round(pgCeiling);
     for (const [k, v] of Object.entries(pgRun)) metrics[`pg_${k}`] = v;

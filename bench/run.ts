@@ -37,6 +37,7 @@ const valued = new Set([
   '--projector-thread',
   '--events',
   '--variants',
+  '--query-rate',
 ]);
 const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
 const flags = args.filter((a) => !names.includes(a));

@@ -25,6 +25,14 @@ import {
 } from '../src/stores/sqlite/index.js';
 import { type RebuildDriver, rebuildOnThread, watchPhases } from './rebuild-thread.js';
 
+/**
+ * Catalog queries a second during the rebuild (`--query-rate`): about the flash sale's level-2
+ * catalog rate, and well below what the queries' thread answers; 0 asks them in a closed loop.
+ */
+export const DEFAULT_QUERY_RATE = 250;
+/** Unanswered queries past which the open model gives up (the stack cannot keep the rate). */
+const MAX_IN_FLIGHT = 10_000;
+
 /** Products and reviews giving about `events` events (4 per product with 3 warehouses). */
 export function plan(events: number) {
   const products = Math.round(events / 10);
@@ -109,6 +117,7 @@ export async function catalogRebuild(
   stack: RebuildStack,
   total: number,
   batchSize = 2000,
+  queryRate = DEFAULT_QUERY_RATE,
 ): Promise<Record<string, number>> {
   const driver = stack.onThread?.(batchSize) ?? inProcess(stack, batchSize);
   const queries = queryBus(shopQueryHandlers('read-model'), { db: stack.reader });
@@ -120,35 +129,82 @@ export async function catalogRebuild(
     return performance.now() - t;
   };
   const turn = () => new Promise<void>((r) => setImmediate(r));
+  // The shop's traffic. At `queryRate` a second (an open model): each query is sent when due,
+  // whether or not the ones before have answered, and timed from when it was due, so a stall
+  // counts for every query due during it. At 0, one query after another as fast as they answer
+  // (a closed loop, which keeps a core busy).
+  const interval = queryRate > 0 ? 1000 / queryRate : 0;
+  /** Asks queries until `stop()` (or `count` of them): each one's due time and duration. */
+  const traffic = async (stop: () => boolean, count = Infinity) => {
+    const timed: [number, number][] = [];
+    if (interval === 0) {
+      while (!stop() && timed.length < count) {
+        const t = performance.now();
+        timed.push([t, await once()]);
+        await turn();
+      }
+      return timed;
+    }
+    const inFlight = new Set<Promise<void>>();
+    let due = performance.now();
+    let sent = 0;
+    while (!stop() && sent < count) {
+      // What is due by now goes out (16 at most before the loop yields a turn: a query may run
+      // on this thread), then the loop waits for the next slot.
+      for (let burst = 0; burst < 16 && due <= performance.now() && sent < count; burst++) {
+        const scheduled = due;
+        const asked: Promise<void> = once().then(() => {
+          timed.push([scheduled, performance.now() - scheduled]);
+          inFlight.delete(asked);
+        });
+        inFlight.add(asked);
+        sent++;
+        due += interval;
+      }
+      if (inFlight.size > MAX_IN_FLIGHT)
+        throw new Error(
+          `the queries fall behind --query-rate ${queryRate}: ${inFlight.size} unanswered (lower it)`,
+        );
+      const wait = due - performance.now();
+      await (wait >= 1 ? new Promise<void>((r) => setTimeout(r, wait)) : turn());
+    }
+    await Promise.all(inFlight);
+    return timed;
+  };
   try {
     await driver.start();
-    const before: number[] = [];
-    for (let i = 0; i < 3000; i++) {
-      before.push(await once());
-      await turn();
-    }
-    // Each query's start and duration; the switch's start and end, told by the projector.
-    const during: [number, number][] = [];
+    const beforeCount = interval === 0 ? 3000 : Math.max(500, Math.round(queryRate * 3));
+    const before = (await traffic(() => false, beforeCount)).map(([, ms]) => ms);
+    // Each query's due time and duration; the switch's start and end, told by the projector.
     let switchedAt: [number, number] | undefined;
     let switchStart: number | undefined;
     let done = false;
     const started = performance.now();
+    let finished = started;
+    const phases: [string, number][] = [];
     const rebuilt = driver
       .rebuild((phase, at) => {
+        phases.push([phase, at]);
         if (phase === 'switching' && switchStart === undefined) switchStart = at;
         if (phase === 'done' && switchStart !== undefined && !switchedAt)
           switchedAt = [switchStart, at];
       })
       .finally(() => {
         done = true;
+        finished = performance.now();
       });
-    while (!done) {
-      const t = performance.now();
-      during.push([t, await once()]);
-      await turn();
-    }
+    const during = await traffic(() => done);
     await rebuilt;
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (finished - started) / 1000;
+    // BENCH_REBUILD_TRACE=1: when the rebuild's phases began and the slowest queries were due.
+    if (process.env['BENCH_REBUILD_TRACE']) {
+      const ms = (t: number) => `${(t - started).toFixed(0)} ms`;
+      console.log(`phases: ${phases.map(([p, t]) => `${p} at ${ms(t)}`).join(', ')}`);
+      console.log(`finished at ${ms(finished)}`);
+      const slowest = [...during].sort((a, b) => b[1] - a[1]).slice(0, 25);
+      for (const [t, d] of slowest.sort((a, b) => a[0] - b[0]))
+        console.log(`  query due at ${ms(t)}: ${d.toFixed(1)} ms`);
+    }
     const p99 = (xs: number[]) => Math.round(percentile(xs, 99) * 100) / 100;
     const durations = during.map(([, ms]) => ms);
     // Across the switch: the queries that started from 1 s before it to 1 s after it.
@@ -166,6 +222,7 @@ export async function catalogRebuild(
       query_p99_switch_increase_ms: Math.round((p99(across) - p99(before)) * 100) / 100,
       queries_across_switch: across.length,
       queries_during_rebuild: during.length,
+      query_rate_per_s: queryRate,
     };
   } finally {
     await driver.stop();
