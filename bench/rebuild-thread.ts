@@ -93,7 +93,8 @@ async function run(input: Input) {
   const port = parentPort!;
   const post = (m: FromThread) => port.postMessage(m);
   const log = new SqliteEventStore({ path: input.writePath });
-  const read = new SqliteReadStore({ path: input.readPath });
+  // As `serve`'s projector thread opens it: WAL checkpoints on a thread of their own.
+  const read = new SqliteReadStore({ path: input.readPath, backgroundCheckpoints: true });
   const p = projector({
     log: log.log,
     store: mapReadStore(read, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText })),

@@ -83,7 +83,9 @@ export function sqliteRebuildStack(
 ): RebuildStack {
   const log = new SqliteEventStore({ path: writePath });
   const readPath = join(dir, 'shop-read.db');
-  const read = new SqliteReadStore({ path: readPath });
+  // As `serve` opens it: the connection that commits (the projector's) checkpoints the WAL on a
+  // thread of its own, not in its commits.
+  const read = new SqliteReadStore({ path: readPath, backgroundCheckpoints: !projectorThread });
   const reader =
     readThreads > 0
       ? sqliteWorkerSql(readPath, readThreads)
