@@ -130,8 +130,9 @@ function projectorThread(options: BenchOptions): boolean {
 
 /**
  * `--query-rate R`: the SQLite half's catalog queries a second while the rebuild runs, in an open
- * model (default 250, about the flash sale's level-2 catalog rate); 0 asks them one after another as fast as they answer (the closed loop of
- * earlier runs, which keeps a core busy). The PostgreSQL half keeps its closed loop.
+ * model (default 250, about the flash sale's level-2 catalog rate); 0 asks them one after another
+ * as fast as they answer (the closed loop of earlier runs, which keeps a core busy). The
+ * PostgreSQL half keeps its closed loop.
  */
 function queryRate(options: BenchOptions): number {
   const asked = flag(options, 'query-rate');

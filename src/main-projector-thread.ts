@@ -222,6 +222,9 @@ async function runProjector(
   // Reads the log only (the writer thread or the event loop appends); woken by the heads passed on.
   const log = new SqliteEventStore({ path: config.writeDb, synchronous: config.sqliteSynchronous });
   const woken = new Set<(head: bigint) => void>();
+  const wake = (head: bigint) => {
+    for (const l of woken) l(head);
+  };
   const wokenLog = wokenByWriter(log, {
     onAppended(listener) {
       woken.add(listener);
@@ -265,11 +268,9 @@ async function runProjector(
     catchUp: (timeoutMs: number | undefined, only: readonly string[] | undefined) =>
       worker.catchUp(timeoutMs, only),
   };
-  heads?.on('message', (head: bigint) => {
-    for (const l of woken) l(head);
-  });
+  heads?.on('message', wake);
   port.on('message', (m: ToThread) => {
-    if ('head' in m) for (const l of woken) l(m.head);
+    if ('head' in m) wake(m.head);
     else if ('close' in m) {
       void (async () => {
         await worker.stop();

@@ -207,8 +207,11 @@ async function wireShop(config: Config, options: ShopOptions, closers: Closers):
   if (onThread) {
     // The writer thread's commits wake the projector thread directly (no hop through this loop);
     // this loop passes on only its own appends.
-    const heads = writer ? new MessageChannel() : undefined;
-    if (writer && heads) writer.sendHeadsTo(heads.port1);
+    let heads: MessageChannel | undefined;
+    if (writer) {
+      heads = new MessageChannel();
+      writer.sendHeadsTo(heads.port1);
+    }
     const thread = await startProjectorThread(
       { config, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
       {
