@@ -128,6 +128,15 @@ function projectorThread(options: BenchOptions): boolean {
   return asked === 'on';
 }
 
+/** `--rounds N`: rebuilds of the SQLite half, each figure their median (default 3, 1 with --quick). */
+function rebuildRounds(options: BenchOptions): number {
+  const asked = flag(options, 'rounds');
+  const n = asked === undefined ? (options.quick ? 1 : 3) : Number(asked);
+  if (!Number.isInteger(n) || n < 1 || n > 20)
+    throw new Error(`--rounds must be a whole number from 1 to 20 (got ${asked})`);
+  return n;
+}
+
 /**
  * `--query-rate R`: the SQLite half's catalog queries a second while the rebuild runs, in an open
  * model (default 250, about the flash sale's level-2 catalog rate); 0 asks them one after another
@@ -170,6 +179,7 @@ async function shopCatalog(options: BenchOptions, dir: string): Promise<Metrics>
         total,
         BATCH,
         queryRate(options),
+        rebuildRounds(options),
       ),
     );
     metrics['catalog_rebuild_fraction_of_raw'] = ratio(

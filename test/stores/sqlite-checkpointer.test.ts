@@ -1,8 +1,8 @@
 // WAL checkpoints on a background thread: a commit that fills the WAL no longer copies it into
 // the database file on the committing thread; the thread does, soon after; closing it gives the
 // connection its automatic checkpoints back.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -63,6 +63,49 @@ describe('backgroundCheckpoints', () => {
       await checkpoints.close();
     }
   });
+
+  /** This process's threads (Linux task ids) with their nice values, from /proc. */
+  const niceByThread = () => {
+    const nice = new Map<number, number>();
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // After the command name in parentheses: field 3 (state) onward; field 19 is the nice value.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        nice.set(Number(tid), Number(fields[16]));
+      } catch {
+        // the thread ended while listed
+      }
+    }
+    return nice;
+  };
+
+  it.runIf(process.platform === 'linux')(
+    'runs on a thread of the lowest CPU priority (nice 19), the rest of the process untouched',
+    async () => {
+      const before = niceByThread();
+      const processNice = getPriority();
+      const checkpoints = backgroundCheckpoints(db, path, { everyMs: 10 });
+      try {
+        const tid = await eventually(
+          () => [...niceByThread()].find(([t, n]) => n === 19 && !before.has(t))?.[0],
+          'a new thread at nice 19',
+        );
+        // It is the checkpointing thread: it copies the WAL into the file.
+        fillWal(db);
+        await eventually(() => checkpoints.frames > 5000, 'the WAL copied by the thread');
+        expect(niceByThread().get(tid)).toBe(19);
+        // The threads that were there keep their priority, the process's included.
+        for (const [t, n] of before) {
+          const now = niceByThread().get(t);
+          if (now !== undefined) expect(now).toBe(n);
+        }
+        expect(getPriority()).toBe(processNice);
+      } finally {
+        await checkpoints.close();
+      }
+    },
+  );
 
   it('gives the connection its automatic checkpoints back once closed', async () => {
     const checkpoints = backgroundCheckpoints(db, path, { everyMs: 3_600_000 });
