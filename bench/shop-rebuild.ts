@@ -66,7 +66,7 @@ export interface RebuildStack {
   readonly store: ReadStore<ProjectionDb>;
   /** A read-only handle on the read DB for the queries. */
   readonly reader: ProjectionDb;
-  /** Waits for the writes of the live copy's build to reach the disk (SQLite). */
+  /** Checkpoints the read DB's WAL and waits for the writes so far to reach the disk (SQLite). */
   readonly settle?: () => Promise<void>;
   /** The projector on a thread of its own (as `serve` runs it on SQLite), else on this one. */
   readonly onThread?: (batchSize: number) => RebuildDriver;

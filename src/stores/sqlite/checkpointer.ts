@@ -50,10 +50,11 @@ export interface BackgroundCheckpoints {
  * Moves a SQLite file's WAL checkpoints off the committing thread, to one of the lowest CPU
  * priority (Linux). With automatic checkpoints, the commit that crosses `wal_autocheckpoint`
  * copies the WAL into the database file and syncs it, on the thread that committed: measured
- * 20–35 ms on the read DB during the flash sale, on the event loop that serves cached pages. Here a worker thread with its own connection runs
- * a PASSIVE checkpoint every `everyMs` (default 250); `db` (the writing connection) keeps an automatic
- * checkpoint only as a backstop, at `BACKSTOP_PAGES`, should the thread fall behind (on a machine
- * whose cores the serving threads keep busy, the low-priority thread may).
+ * 20–35 ms on the read DB during the flash sale, on the event loop that serves cached pages.
+ * Here a worker thread with its own connection runs a PASSIVE checkpoint every `everyMs`
+ * (default 250); `db` (the writing connection) keeps an automatic checkpoint only as a backstop,
+ * at `BACKSTOP_PAGES`, should the thread fall behind (on a machine whose cores the serving
+ * threads keep busy, the low-priority thread may).
  * @example
  *   const checkpoints = backgroundCheckpoints(store.db, 'data/read.db');
  *   // … commits no longer checkpoint …
