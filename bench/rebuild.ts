@@ -97,6 +97,23 @@ const flag = (options: BenchOptions, name: string) => {
   return i >= 0 ? options.args[i + 1] : undefined;
 };
 
+/** `--name N`, a whole number from `min` to `max` (`fallback` when not given). */
+function wholeFlag(
+  options: BenchOptions,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const asked = flag(options, name);
+  const n = asked === undefined ? fallback : Number(asked);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(
+      `--${name} must be a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')} (got ${asked})`,
+    );
+  return n;
+}
+
 /** Which stacks to run: `--stack sqlite` or `--stack pg` runs one half (default both). */
 function stacks(options: BenchOptions): { sqlite: boolean; pg: boolean } {
   const stack = flag(options, 'stack') ?? 'both';
@@ -110,11 +127,7 @@ function stacks(options: BenchOptions): { sqlite: boolean; pg: boolean } {
  * projector's thread); by default as `serve` runs them (`TWOROOMS_READ_THREADS` unset).
  */
 function readThreads(options: BenchOptions): number {
-  const asked = flag(options, 'read-threads');
-  const n = asked === undefined ? DEFAULT_READ_THREADS : Number(asked);
-  if (!Number.isInteger(n) || n < 0 || n > 64)
-    throw new Error(`--read-threads must be a whole number from 0 to 64 (got ${asked})`);
-  return n;
+  return wholeFlag(options, 'read-threads', DEFAULT_READ_THREADS, 0, 64);
 }
 
 /**
@@ -130,11 +143,7 @@ function projectorThread(options: BenchOptions): boolean {
 
 /** `--rounds N`: rebuilds of the SQLite half, each figure their median (default 3, 1 with --quick). */
 function rebuildRounds(options: BenchOptions): number {
-  const asked = flag(options, 'rounds');
-  const n = asked === undefined ? (options.quick ? 1 : 3) : Number(asked);
-  if (!Number.isInteger(n) || n < 1 || n > 20)
-    throw new Error(`--rounds must be a whole number from 1 to 20 (got ${asked})`);
-  return n;
+  return wholeFlag(options, 'rounds', options.quick ? 1 : 3, 1, 20);
 }
 
 /**
@@ -144,11 +153,7 @@ function rebuildRounds(options: BenchOptions): number {
  * PostgreSQL half keeps its closed loop.
  */
 function queryRate(options: BenchOptions): number {
-  const asked = flag(options, 'query-rate');
-  const n = asked === undefined ? DEFAULT_QUERY_RATE : Number(asked);
-  if (!Number.isInteger(n) || n < 0 || n > 100_000)
-    throw new Error(`--query-rate must be a whole number from 0 to 100,000 (got ${asked})`);
-  return n;
+  return wholeFlag(options, 'query-rate', DEFAULT_QUERY_RATE, 0, 100_000);
 }
 
 /**

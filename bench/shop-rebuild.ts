@@ -25,6 +25,7 @@ import {
   sqliteSql,
   sqliteWorkerSql,
 } from '../src/stores/sqlite/index.js';
+import { median } from './lib.js';
 import { type RebuildDriver, rebuildOnThread, watchPhases } from './rebuild-thread.js';
 
 /**
@@ -266,10 +267,6 @@ export async function catalogRebuild(
       }
     }
     // Each figure the median of the rounds (the machine is noisy; one rebuild is a few seconds).
-    const median = (xs: number[]) => {
-      const sorted = [...xs].sort((a, b) => a - b);
-      return sorted[Math.floor(sorted.length / 2)]!;
-    };
     return {
       ...Object.fromEntries(Object.keys(runs[0]!).map((k) => [k, median(runs.map((m) => m[k]!))])),
       rebuild_rounds: rounds,

@@ -107,11 +107,12 @@ export async function startProjectorThread(
     readonly onDeath: (error: Error) => void;
   },
 ): Promise<ProjectorThread> {
-  const worker = wiring.heads
-    ? moduleThread(import.meta.url, { tworoomsProjector: options, tworoomsHeads: wiring.heads }, [
-        wiring.heads,
-      ])
-    : moduleThread(import.meta.url, { tworoomsProjector: options });
+  const { heads } = wiring;
+  const worker = moduleThread(
+    import.meta.url,
+    { tworoomsProjector: options, ...(heads ? { tworoomsHeads: heads } : {}) },
+    heads ? [heads] : [],
+  );
   const pending = new Map<number, { resolve(r: unknown): void; reject(e: Error): void }>();
   const listeners = new Set<() => void>();
   let positions = new Map<string, { position: bigint | undefined; failed: boolean }>();

@@ -14,6 +14,7 @@ import { startProjectorThread } from '../src/main-projector-thread.js';
 import { startWriterThread } from '../src/main-writer.js';
 import { ADMIN } from '../src/shop/commands.js';
 import { startShop, type TestShop } from './e2e/harness.js';
+import { until } from './e2e/helpers.js';
 
 describe('projector thread', () => {
   let t: TestShop | undefined;
@@ -142,22 +143,9 @@ describe('projector thread', () => {
         { type: 'CreateCategory', data: { categoryId: 'c1', name: 'Tea' } },
         { actor: ADMIN },
       );
-      const reached = await new Promise<boolean>((resolve) => {
-        const check = () => {
-          if ((thread.positionOf('catalog') ?? -1n) >= done.position) {
-            stop();
-            clearTimeout(timer);
-            resolve(true);
-          }
-        };
-        const stop = thread.onProgress(check);
-        const timer = setTimeout(() => {
-          stop();
-          resolve(false);
-        }, 10_000);
-        check();
-      });
-      expect(reached).toBe(true);
+      const reached = () => (thread.positionOf('catalog') ?? -1n) >= done.position;
+      await until('the catalog at the command', () => (reached() ? true : undefined));
+      expect(reached()).toBe(true);
     } finally {
       await thread.close();
       await writer.close();
