@@ -10,6 +10,15 @@ export interface ReadModelTable {
   readonly internal?: boolean;
 }
 
+/** What `apply` is told of the copy it writes to. */
+export interface ApplyContext {
+  /**
+   * True while a copy is built from position 0 and its `finishBuild` has not run yet (its
+   * deferred indexes may be missing): `apply` may leave alone what `finishBuild` derives.
+   */
+  readonly building: boolean;
+}
+
 /** What a projection needs of each event: all of its record, or its type, data and position. */
 export type EventFields = 'all' | 'data';
 
@@ -41,6 +50,14 @@ interface ProjectionOf<E extends Event, H, F extends EventFields> {
    * up to date row by row). Absent: the copy keeps all of them.
    */
   readonly buildIndexes?: readonly string[];
+  /**
+   * Derives, in a copy built from position 0, what is cheaper to compute once from the finished
+   * rows than to keep current event by event while the copy is built (e.g. an index of page
+   * boundaries). It runs after the deferred indexes are created (verify: in its last
+   * transaction, without them), replacing whatever `apply` left there; until then `apply` is told
+   * `building`, and from then on it keeps that part current as on the live copy.
+   */
+  finishBuild?(db: H): unknown;
   /** Creates the read model's tables if they do not exist (runs at every start). */
   setup?(db: H): unknown;
   /** Empties the read model (for a rebuild from position 0). */
@@ -49,7 +66,7 @@ interface ProjectionOf<E extends Event, H, F extends EventFields> {
    * Applies a batch. What it returns is handed to the projector's `onApplied` once the batch
    * has committed (e.g. which rows' shown figures changed, for a precise cache invalidation).
    */
-  apply(events: readonly EventsFor<F, E>[], db: H): unknown;
+  apply(events: readonly EventsFor<F, E>[], db: H, context?: ApplyContext): unknown;
 }
 
 /**

@@ -445,6 +445,8 @@ export class Projector<H> implements ProgressSource {
         if (this.stopped) return; // stop() abandons it
         await copy.buildIndexes();
         if (this.stopped) return;
+        await copy.finishBuild();
+        if (this.stopped) return;
         runner.switchRequested = true;
         runner.woken = true;
         runner.wake?.();

@@ -75,8 +75,12 @@ export class TableCopy<H> {
   readonly startedAt = Date.now();
   /** Statements creating the secondary indexes left out while the copy is built. */
   private deferred: string[] = [];
+  /** `finishBuild` has run (or the projection has none): `apply` is no longer told `building`. */
+  private finished: boolean;
 
-  constructor(readonly options: TableCopyOptions<H>) {}
+  constructor(readonly options: TableCopyOptions<H>) {
+    this.finished = !options.projection.finishBuild;
+  }
 
   /** Drops whatever a crashed copy left under these names, creates the tables, saves position 0. */
   async create(leftoverKinds: readonly string[]): Promise<void> {
@@ -116,6 +120,18 @@ export class TableCopy<H> {
     }
   }
 
+  /**
+   * Runs the projection's `finishBuild` on the copy: in `tx` (opened with this copy's names), or
+   * in a transaction of its own. Once it has run, `apply` keeps what it derived current.
+   */
+  async finishBuild(tx?: ReadTx<H>): Promise<void> {
+    const { store, projection, names } = this.options;
+    if (this.finished || !projection.finishBuild) return;
+    if (tx) await projection.finishBuild(tx.db);
+    else await store.transact((t) => projection.finishBuild?.(t.db), { names });
+    this.finished = true;
+  }
+
   /** Applies batches, each in its own transaction, until the log (or `target`) is reached. */
   async catchUp(target?: bigint, stopped: () => boolean = () => false): Promise<void> {
     const { store, names } = this.options;
@@ -149,8 +165,9 @@ export class TableCopy<H> {
     if (events.length === 0 && coveredTo <= this.position) return false;
     const applied = skipped.size ? events.filter((e) => !skipped.has(e.position)) : events;
     if (applied.length > 0) {
-      if (projection.eventFields === 'data') await projection.apply(applied, tx.db);
-      else await projection.apply(applied as readonly RecordedEvent[], tx.db); // from readAll
+      const context = { building: !this.finished };
+      if (projection.eventFields === 'data') await projection.apply(applied, tx.db, context);
+      else await projection.apply(applied as readonly RecordedEvent[], tx.db, context); // readAll
     }
     const from = this.position;
     this.position = coveredTo;

@@ -129,6 +129,7 @@ export async function verifyProjection<H>(options: VerifyOptions<H>): Promise<Ve
         const current = ops && (await ops.checkpoint(projection.name));
         if (!ops || !current) throw new Error('The live checkpoint vanished');
         const position = await copy.applyRemaining(tx, current.position);
+        await copy.finishBuild(tx);
         options.onProgress?.(position, current.position, copy.events);
         const existing = new Set(await ops.list());
         const rows: Record<string, number> = {};

@@ -10,10 +10,13 @@ import {
   mapReadStore,
   namesOf,
   type Projection,
+  projector,
   type ReadStore,
   TableCopy,
+  verifyProjection,
 } from '../../src/core/index.js';
-import { catalogProjection } from '../../src/shop/catalog/projection.js';
+import { catalogProjection, createCatalogProjection } from '../../src/shop/catalog/projection.js';
+import type { ShopEvent } from '../../src/shop/events.js';
 import type { ProjectionDb } from '../../src/shop/read-db.js';
 import { PostgresReadStore, pgSql, postgresFullText } from '../../src/stores/postgres/index.js';
 import { createTestDatabase, postgresReachable } from '../../src/stores/postgres/test-db.js';
@@ -91,6 +94,7 @@ async function postgresStack(): Promise<Stack> {
 
 const COPY_TABLES = [
   'rm_catalog_categories__g7',
+  'rm_catalog_page_marks__g7',
   'rm_catalog_products__g7',
   'rm_catalog_recent_reviews__g7',
   'rm_catalog_stock__g7',
@@ -134,5 +138,90 @@ for (const { name, open, analyses, skip } of stacks) {
         expect(await stack.analysed()).toEqual(analyses && kept.length === 0 ? COPY_TABLES : []);
       },
     );
+
+    it('derives the page marks once a copy is built, keeps them live after, and verify checks them', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tworooms-marks-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const log = new SqliteEventStore({ path: join(dir, 'write.db') });
+      cleanups.push(() => log.close());
+      const stack = await open(dir);
+      // One product in two is a mark: many marks, many stretches.
+      const projection = createCatalogProjection({ pageMarkEvery: 2 });
+      await log.append('catalog', catalogEvents(0));
+      const p = projector({ log, store: stack.store, projections: [projection], batchSize: 7 });
+      cleanups.push(() => p.stop());
+      await p.start();
+      await p.catchUp();
+      const marks = () =>
+        stack.store.transact(({ db }) =>
+          db.sql.all<Record<string, unknown>>(
+            'SELECT listing, name, id, n FROM rm_catalog_page_marks ORDER BY listing, name, id',
+          ),
+        );
+      const live = await marks();
+      expect(live.length).toBeGreaterThan(20);
+
+      // Blue/green: the copy is built without marks, derives them, then switches.
+      await p.rebuild('catalog');
+      expect((await p.status())[0]).toMatchObject({ generation: 1 });
+      expect(await marks()).toEqual(live);
+      // After the switch they are kept event by event again.
+      await log.append('catalog', catalogEvents(1));
+      await p.catchUp();
+      expect(await marks()).not.toEqual(live);
+      const clean = await verifyProjection({ log, store: stack.store, projection });
+      expect(clean.differing).toBe(0);
+
+      await stack.store.transact(({ db }) =>
+        db.sql.run(
+          `UPDATE rm_catalog_page_marks SET n = n + 1
+            WHERE listing = 'c1' AND id = (SELECT MAX(id) FROM rm_catalog_page_marks WHERE listing = 'c1')`,
+        ),
+      );
+      const dirty = await verifyProjection({ log, store: stack.store, projection });
+      expect(dirty.differing).toBe(1);
+      expect(dirty.examples[0]).toMatchObject({ table: 'rm_catalog_page_marks' });
+    });
   });
+}
+
+const AT = '2026-03-01T10:00:00.000Z';
+
+/**
+ * Round 0: three categories, 90 products (names tie in threes), a few deactivated. Round 1:
+ * renames, moves, reactivations.
+ */
+function catalogEvents(round: 0 | 1): ShopEvent[] {
+  const events: ShopEvent[] = [];
+  if (round === 0) {
+    for (const c of ['c1', 'c2', 'c3'])
+      events.push({ type: 'CategoryCreated', data: { v: 1, categoryId: c, name: c, at: AT } });
+    for (let i = 0; i < 90; i++)
+      events.push({
+        type: 'ProductAdded',
+        data: {
+          v: 1,
+          productId: `p${i}`,
+          sku: `s${i}`,
+          name: `Product ${Math.floor(i / 3)}`,
+          description: 'd',
+          categoryId: `c${(i % 3) + 1}`,
+          priceCents: 100,
+          maxAllowedPriceCents: null,
+          thumbnailUrl: null,
+          at: AT,
+        },
+      });
+    for (let i = 0; i < 90; i += 7)
+      events.push({ type: 'ProductDeactivated', data: { v: 1, productId: `p${i}`, at: AT } });
+    return events;
+  }
+  for (let i = 0; i < 90; i += 5)
+    events.push({
+      type: 'ProductDetailsChanged',
+      data: { v: 1, productId: `p${i}`, name: `Renamed ${i % 4}`, categoryId: 'c2', at: AT },
+    });
+  for (let i = 0; i < 90; i += 14)
+    events.push({ type: 'ProductActivated', data: { v: 1, productId: `p${i}`, at: AT } });
+  return events;
 }

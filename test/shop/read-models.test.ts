@@ -1029,6 +1029,7 @@ describe('rebuild', () => {
     expect(Object.keys(expected)).toEqual([
       'rm_carts',
       'rm_catalog_categories',
+      'rm_catalog_page_marks',
       'rm_catalog_products',
       'rm_catalog_recent_reviews',
       'rm_catalog_stock',
@@ -1091,7 +1092,7 @@ describe('rebuild', () => {
     expect(l2Handlers.SearchProducts.projections).toContain('search');
     for (const h of Object.values(l1Handlers)) expect(h.projections).toEqual([]);
     expect(shopProjections().map((p) => [p.name, p.version])).toEqual([
-      ['catalog', 2],
+      ['catalog', 3],
       ['search', 1],
       ['orders', 2],
       ['carts', 1],

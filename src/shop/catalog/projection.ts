@@ -3,6 +3,14 @@ import type { Projection } from '../../core/projection.js';
 import type { Sql } from '../../core/sql.js';
 import type { ProductDetailsChanged, ShopEvent } from '../events.js';
 import { epochMs, type ProjectionDb } from '../read-db.js';
+import {
+  ALL_PRODUCTS,
+  derivePageMarks,
+  enterListing,
+  leaveListing,
+  PAGE_MARK_EVERY,
+  PAGE_MARKS_SETUP,
+} from './page-marks.js';
 import { keepNewest, type RecentReview } from './recent-reviews.js';
 
 /** How many reviews the read model keeps per product (the detail page shows the 5 newest). */
@@ -13,6 +21,7 @@ const TABLES = [
   'rm_catalog_products',
   'rm_catalog_stock',
   'rm_catalog_recent_reviews',
+  'rm_catalog_page_marks',
 ];
 
 const SETUP = `
@@ -69,7 +78,8 @@ const SETUP = `
   CREATE TABLE IF NOT EXISTS rm_catalog_recent_reviews (
     product_id TEXT PRIMARY KEY,
     reviews    TEXT NOT NULL
-  );`;
+  );
+${PAGE_MARKS_SETUP}`;
 
 /** A batch's reviews of one product, summed up to be added in one statement. */
 interface RatingDelta {
@@ -109,6 +119,11 @@ interface Dirty {
    * their kept reviews most likely have no row yet, which saves a read each (a rebuild's case).
    */
   readonly added: Set<string>;
+  /**
+   * The listings' page marks are kept event by event with one mark in this many entries; absent
+   * while a copy is built (`finishBuild` derives them from the finished rows).
+   */
+  readonly markEvery: number | undefined;
 }
 
 /** What a batch does to one warehouse's stock of a product: sets it, or adds to it. */
@@ -136,12 +151,27 @@ function changeStock(
   dirty.stock.add(productId);
 }
 
-/** A product's category and whether it is active, as the read model holds them now. */
+/** A product's name, category and whether it is active, as the read model holds them now. */
 const placeOf = (sql: Sql, productId: string) =>
-  sql.get<{ category_id: string; active: number }>(
-    'SELECT category_id, active FROM rm_catalog_products WHERE id = ?',
+  sql.get<{ name: string; category_id: string; active: number }>(
+    'SELECT name, category_id, active FROM rm_catalog_products WHERE id = ?',
     [productId],
   );
+
+/** An active product (name, id) entered (or left) both listings it is in: all and its category's. */
+async function moveListings(
+  sql: Sql,
+  dirty: Dirty,
+  how: 'enter' | 'leave',
+  category: string,
+  name: string,
+  id: string,
+): Promise<void> {
+  if (dirty.markEvery === undefined) return;
+  const move = how === 'enter' ? enterListing : leaveListing;
+  await move(sql, ALL_PRODUCTS, name, id, dirty.markEvery);
+  await move(sql, category, name, id, dirty.markEvery);
+}
 
 /** Counts `delta` more active products in `category` (at the batch's end). */
 function count(dirty: Dirty, category: string, delta: number): void {
@@ -159,8 +189,9 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
   if (data.description !== undefined) set('description', data.description);
   if (data.thumbnailUrl !== undefined) set('thumbnail_url', data.thumbnailUrl);
   dirty.updated.delete(data.productId);
+  const listed = data.categoryId !== undefined || data.name !== undefined;
+  const previous = listed ? await placeOf(sql, data.productId) : undefined;
   if (data.categoryId !== undefined) {
-    const previous = await placeOf(sql, data.productId);
     if (previous?.active === 1 && previous.category_id !== data.categoryId) {
       count(dirty, previous.category_id, -1);
       count(dirty, data.categoryId, 1);
@@ -175,6 +206,19 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
     ...params,
     data.productId,
   ]);
+  if (previous?.active !== 1 || dirty.markEvery === undefined) return;
+  // A new name moves the product in both listings; a new category, from one category's to another's.
+  const id = data.productId;
+  const name = data.name ?? previous.name;
+  const category = data.categoryId ?? previous.category_id;
+  if (name !== previous.name) {
+    await leaveListing(sql, ALL_PRODUCTS, previous.name, id, dirty.markEvery);
+    await enterListing(sql, ALL_PRODUCTS, name, id, dirty.markEvery);
+  }
+  if (name !== previous.name || category !== previous.category_id) {
+    await leaveListing(sql, previous.category_id, previous.name, id, dirty.markEvery);
+    await enterListing(sql, category, name, id, dirty.markEvery);
+  }
 }
 
 async function setActive(sql: Sql, productId: string, active: 0 | 1, at: string, dirty: Dirty) {
@@ -189,6 +233,15 @@ async function setActive(sql: Sql, productId: string, active: 0 | 1, at: string,
     epochMs(at),
     productId,
   ]);
+  if (previous && previous.active !== active)
+    await moveListings(
+      sql,
+      dirty,
+      active ? 'enter' : 'leave',
+      previous.category_id,
+      previous.name,
+      productId,
+    );
 }
 
 async function addSales(
@@ -247,6 +300,7 @@ async function applyOne(sql: Sql, e: PositionedEvent<ShopEvent>, dirty: Dirty): 
         ],
       );
       count(dirty, d.categoryId, 1);
+      await moveListings(sql, dirty, 'enter', d.categoryId, d.name, d.productId);
       dirty.added.add(d.productId);
       // Whatever this batch held for the product before it existed went nowhere, as it would
       // have in a batch of its own.
@@ -490,60 +544,86 @@ async function flush(sql: Sql, dirty: Dirty): Promise<CatalogApplied> {
   return { availabilityKept, categoryOf: dirty.categoryOf };
 }
 
+/** What a catalog projection may be given (tests use few entries per mark). */
+export interface CatalogProjectionOptions {
+  /** One listing entry in this many (on average) is a page mark (default 512). */
+  readonly pageMarkEvery?: number;
+}
+
 /**
  * The catalog read model: categories with their active product counts, one flat document per
  * product (listing fields, detail fields, stock, rating figures and histogram, units sold), the
- * newest reviews per product and stock per warehouse.
+ * newest reviews per product, stock per warehouse, and the listings' page marks.
  */
-export const catalogProjection: Projection<ShopEvent, ProjectionDb> = {
-  name: 'catalog',
-  // 2: the newest reviews are one JSON row per product (rm_catalog_recent_reviews).
-  version: 2,
-  tables: [
-    'rm_catalog_categories',
-    'rm_catalog_products',
-    { name: 'rm_catalog_stock', key: ['product_id', 'warehouse'] },
-    { name: 'rm_catalog_recent_reviews', key: ['product_id'] },
-  ],
-  // apply reads each event's type and data only: a rebuild reads the log's lean columns.
-  eventFields: 'data',
-  // apply reads only by primary key (the category counts are kept by deltas): a copy being
-  // built keeps no secondary index (a category created late counts its products by a scan).
-  buildIndexes: [],
-  handles: [
-    'CategoryCreated',
-    'ProductAdded',
-    'ProductPriceUpdated',
-    'ProductDetailsChanged',
-    'ProductActivated',
-    'ProductDeactivated',
-    'StockLevelSet',
-    'StockReserved',
-    'StockReleased',
-    'ReviewCreated',
-    'OrderPlaced',
-    'OrderCancelled',
-  ],
-  // On SQLite the stock rows live in their key's b-tree (WITHOUT ROWID): one b-tree per write
-  // instead of a table and its key's index, half the pages a rebuild writes for them.
-  setup: ({ sql }) =>
-    sql.exec(SETUP.replace('/*STOCK_LAYOUT*/', sql.dialect === 'sqlite' ? ' WITHOUT ROWID' : '')),
-  async reset({ sql }) {
-    for (const t of TABLES) await sql.run(`DELETE FROM ${t}`);
-    await sql.exec('DROP TABLE IF EXISTS rm_catalog_reviews'); // version 1's review rows
-  },
-  async apply(events, { sql }) {
-    const dirty: Dirty = {
-      counts: new Map(),
-      stock: new Set(),
-      units: new Map(),
-      updated: new Map(),
-      ratings: new Map(),
-      reviews: new Map(),
-      categoryOf: new Map(),
-      added: new Set(),
-    };
-    for (const e of events) await applyOne(sql, e, dirty);
-    return flush(sql, dirty);
-  },
-};
+export function createCatalogProjection(
+  options: CatalogProjectionOptions = {},
+): Projection<ShopEvent, ProjectionDb> {
+  const every = options.pageMarkEvery ?? PAGE_MARK_EVERY;
+  if (!Number.isInteger(every) || every < 1)
+    throw new Error(`pageMarkEvery must be a whole number of at least 1, got ${every}`);
+  return {
+    name: 'catalog',
+    // 2: the newest reviews are one JSON row per product (rm_catalog_recent_reviews).
+    // 3: the listings' page marks (rm_catalog_page_marks).
+    version: 3,
+    tables: [
+      'rm_catalog_categories',
+      'rm_catalog_products',
+      { name: 'rm_catalog_stock', key: ['product_id', 'warehouse'] },
+      { name: 'rm_catalog_recent_reviews', key: ['product_id'] },
+      { name: 'rm_catalog_page_marks', key: ['listing', 'name', 'id'] },
+    ],
+    // apply reads each event's type and data only: a rebuild reads the log's lean columns.
+    eventFields: 'data',
+    // While a copy is built, apply reads only by primary key (the category counts are kept by
+    // deltas, the page marks are left to finishBuild): it keeps no secondary index (a category
+    // created late counts its products by a scan). Once built, the marks are kept through the
+    // listings' indexes.
+    buildIndexes: [],
+    handles: [
+      'CategoryCreated',
+      'ProductAdded',
+      'ProductPriceUpdated',
+      'ProductDetailsChanged',
+      'ProductActivated',
+      'ProductDeactivated',
+      'StockLevelSet',
+      'StockReserved',
+      'StockReleased',
+      'ReviewCreated',
+      'OrderPlaced',
+      'OrderCancelled',
+    ],
+    // On SQLite the stock rows and the page marks live in their key's b-tree (WITHOUT ROWID): one
+    // b-tree per write instead of a table and its key's index.
+    setup: ({ sql }) => {
+      const layout = sql.dialect === 'sqlite' ? ' WITHOUT ROWID' : '';
+      return sql.exec(
+        SETUP.replace('/*STOCK_LAYOUT*/', layout).replace('/*MARKS_LAYOUT*/', layout),
+      );
+    },
+    async reset({ sql }) {
+      for (const t of TABLES) await sql.run(`DELETE FROM ${t}`);
+      await sql.exec('DROP TABLE IF EXISTS rm_catalog_reviews'); // version 1's review rows
+    },
+    finishBuild: ({ sql }) => derivePageMarks(sql, every),
+    async apply(events, { sql }, context) {
+      const dirty: Dirty = {
+        counts: new Map(),
+        stock: new Set(),
+        units: new Map(),
+        updated: new Map(),
+        ratings: new Map(),
+        reviews: new Map(),
+        categoryOf: new Map(),
+        added: new Set(),
+        markEvery: context?.building ? undefined : every,
+      };
+      for (const e of events) await applyOne(sql, e, dirty);
+      return flush(sql, dirty);
+    },
+  };
+}
+
+/** The shop's catalog projection. */
+export const catalogProjection = createCatalogProjection();

@@ -19,6 +19,7 @@ import {
   placeholders,
   type ShopQueryHandler,
 } from '../read-db.js';
+import { ALL_PRODUCTS, pageStart } from './page-marks.js';
 import { RECENT_REVIEWS } from './projection.js';
 import type { RecentReview } from './recent-reviews.js';
 
@@ -110,29 +111,30 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
     async handle(q, { sql }) {
       const { page, limit, offset } = pageWindow(q.data.page);
       const { categoryId } = q.data;
-      const [count, rows] =
+      const [count, start] = await Promise.all([
         categoryId === undefined
-          ? await Promise.all([
-              sql.get<{ n: number | string | null }>(
-                'SELECT SUM(product_count) AS n FROM rm_catalog_categories',
-              ),
-              sql.all<ListingRow>(
-                `SELECT ${DOC} FROM rm_catalog_products WHERE active = 1
-                 ORDER BY name, id LIMIT ? OFFSET ?`,
-                [limit, offset],
-              ),
-            ])
-          : await Promise.all([
-              sql.get<{ n: number | string }>(
-                'SELECT product_count AS n FROM rm_catalog_categories WHERE id = ?',
-                [categoryId],
-              ),
-              sql.all<ListingRow>(
-                `SELECT ${DOC} FROM rm_catalog_products WHERE category_id = ? AND active = 1
-                 ORDER BY name, id LIMIT ? OFFSET ?`,
-                [categoryId, limit, offset],
-              ),
-            ]);
+          ? sql.get<{ n: number | string | null }>(
+              'SELECT SUM(product_count) AS n FROM rm_catalog_categories',
+            )
+          : sql.get<{ n: number | string }>(
+              'SELECT product_count AS n FROM rm_catalog_categories WHERE id = ?',
+              [categoryId],
+            ),
+        // Where the page starts: from the last page mark before it, not from the first entry.
+        pageStart(sql, categoryId ?? ALL_PRODUCTS, offset),
+      ]);
+      const where = categoryId === undefined ? 'active = 1' : 'category_id = ? AND active = 1';
+      const rows = await sql.all<ListingRow>(
+        `SELECT ${DOC} FROM rm_catalog_products WHERE ${where}
+           ${start ? 'AND (name, id) >= (?, ?)' : ''}
+         ORDER BY name, id LIMIT ? OFFSET ?`,
+        [
+          ...(categoryId === undefined ? [] : [categoryId]),
+          ...(start ? [start.name, start.id] : []),
+          limit,
+          start ? start.skip : offset,
+        ],
+      );
       return { items: rows.map(listingItem), page, pageSize: PAGE_SIZE, total: num(count?.n) };
     },
   },

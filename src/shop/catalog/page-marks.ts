@@ -1,0 +1,224 @@
+// Page marks: how a catalog listing answers page N without stepping over (N - 1) × 24 entries.
+//
+// A listing (all active products, or one category's) is ordered by (name, id). Some of its
+// entries are marks: those whose id hashes to a multiple of `every` (content-defined, so the
+// marks of a set of products do not depend on the order they arrived in, and a rebuilt copy
+// equals the live one row by row). Each mark keeps the number of entries from it up to the next
+// mark; a head mark ('', '') counts those before the first. A page then sums the counts to find
+// the last mark at or before its offset (a few hundred rows of one small table) and steps over
+// at most a mark's stretch of the listing's index, instead of everything before the page.
+
+import type { Sql } from '../../core/sql.js';
+
+export const PAGE_MARKS_SETUP = `
+  -- listing: '' for all active products, else a category id. One row per mark of the listing
+  -- (plus its head, name = id = ''), n = its entries from this mark up to the next one.
+  CREATE TABLE IF NOT EXISTS rm_catalog_page_marks (
+    listing TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (listing, name, id)
+  )/*MARKS_LAYOUT*/;`;
+
+/** On average one listing entry in this many is a mark (the default of the catalog projection). */
+export const PAGE_MARK_EVERY = 512;
+
+/** The listing of all active products (a category's listing is named by the category id). */
+export const ALL_PRODUCTS = '';
+
+/** A 32-bit hash of an id (FNV-1a over its UTF-16 code units, then a final mix). */
+function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Whether the product `id` is a mark in the listings it is in. */
+export const isMark = (id: string, every: number): boolean => hashId(id) % every === 0;
+
+/** The listing's entries, as a WHERE clause on rm_catalog_products and its parameters. */
+function entries(listing: string): [string, unknown[]] {
+  return listing === ALL_PRODUCTS
+    ? ['active = 1', []]
+    : ['category_id = ? AND active = 1', [listing]];
+}
+
+interface MarkRow {
+  name: string;
+  id: string;
+  n: number | string;
+}
+
+/** The last mark at or before (name, id) in the listing (`strict`: before it). */
+const markAtOrBefore = (sql: Sql, listing: string, name: string, id: string, strict = false) =>
+  sql.get<MarkRow>(
+    `SELECT name, id, n FROM rm_catalog_page_marks
+      WHERE listing = ? AND (name, id) ${strict ? '<' : '<='} (?, ?)
+      ORDER BY name DESC, id DESC LIMIT 1`,
+    [listing, name, id],
+  );
+
+const addToMark = (sql: Sql, listing: string, mark: MarkRow, delta: number) =>
+  sql.run('UPDATE rm_catalog_page_marks SET n = n + ? WHERE listing = ? AND name = ? AND id = ?', [
+    delta,
+    listing,
+    mark.name,
+    mark.id,
+  ]);
+
+/**
+ * The product (name, id) has just entered the listing (its row already says so): counts it in
+ * its mark's stretch, or, if it is a mark itself, splits the stretch it falls in.
+ */
+export async function enterListing(
+  sql: Sql,
+  listing: string,
+  name: string,
+  id: string,
+  every: number,
+): Promise<void> {
+  let at = await markAtOrBefore(sql, listing, name, id);
+  if (!at) {
+    // The listing was empty: it gets its head.
+    await sql.run(
+      "INSERT INTO rm_catalog_page_marks (listing, name, id, n) VALUES (?, '', '', 0)",
+      [listing],
+    );
+    at = { name: '', id: '', n: 0 };
+  }
+  if (!isMark(id, every)) {
+    await addToMark(sql, listing, at, 1);
+    return;
+  }
+  // Its stretch: from it up to the next mark (counted through the listing's index).
+  const next = await sql.get<{ name: string; id: string }>(
+    `SELECT name, id FROM rm_catalog_page_marks WHERE listing = ? AND (name, id) > (?, ?)
+      ORDER BY name, id LIMIT 1`,
+    [listing, name, id],
+  );
+  const [where, params] = entries(listing);
+  const counted = await sql.get<{ n: number | string }>(
+    `SELECT COUNT(*) AS n FROM rm_catalog_products
+      WHERE ${where} AND (name, id) >= (?, ?)${next ? ' AND (name, id) < (?, ?)' : ''}`,
+    [...params, name, id, ...(next ? [next.name, next.id] : [])],
+  );
+  const n = Number(counted?.n ?? 0);
+  await addToMark(sql, listing, at, 1 - n);
+  await sql.run('INSERT INTO rm_catalog_page_marks (listing, name, id, n) VALUES (?, ?, ?, ?)', [
+    listing,
+    name,
+    id,
+    n,
+  ]);
+}
+
+/**
+ * The product (name, id) has left the listing: uncounted from its mark's stretch, or, if it was
+ * a mark, its stretch joins the one before. An emptied listing loses its head.
+ */
+export async function leaveListing(
+  sql: Sql,
+  listing: string,
+  name: string,
+  id: string,
+  every: number,
+): Promise<void> {
+  const own = isMark(id, every)
+    ? await sql.get<MarkRow>(
+        'SELECT name, id, n FROM rm_catalog_page_marks WHERE listing = ? AND name = ? AND id = ?',
+        [listing, name, id],
+      )
+    : undefined;
+  const before = await markAtOrBefore(sql, listing, name, id, own !== undefined);
+  if (!before) return; // not counted anywhere (cannot happen on a consistent read model)
+  if (own) {
+    await addToMark(sql, listing, before, Number(own.n) - 1);
+    await sql.run('DELETE FROM rm_catalog_page_marks WHERE listing = ? AND name = ? AND id = ?', [
+      listing,
+      name,
+      id,
+    ]);
+  } else {
+    await addToMark(sql, listing, before, -1);
+  }
+  await sql.run(
+    `DELETE FROM rm_catalog_page_marks
+      WHERE listing = ? AND name = '' AND id = '' AND n = 0
+        AND NOT EXISTS (SELECT 1 FROM rm_catalog_page_marks
+                         WHERE listing = ? AND (name <> '' OR id <> ''))`,
+    [listing, listing],
+  );
+}
+
+/** Most rows per INSERT when deriving the marks. */
+const ROWS_PER_INSERT = 128;
+
+/**
+ * Derives every listing's marks from the products as they are (a rebuilt copy's `finishBuild`):
+ * one ordered pass over all active products, one over each category's.
+ */
+export async function derivePageMarks(sql: Sql, every: number): Promise<void> {
+  await sql.run('DELETE FROM rm_catalog_page_marks');
+  const marks: unknown[] = [];
+  const emit = (listing: string, keys: readonly { name: string; id: string }[]) => {
+    if (keys.length === 0) return;
+    marks.push(listing, '', '', 0); // the head
+    let open = marks.length - 1; // the index in `marks` of the open stretch's count
+    for (const k of keys) {
+      if (isMark(k.id, every)) {
+        marks.push(listing, k.name, k.id, 0);
+        open = marks.length - 1;
+      }
+      marks[open] = (marks[open] as number) + 1;
+    }
+  };
+  const listing = (where: string, params: unknown[] = []) =>
+    sql.all<{ name: string; id: string }>(
+      `SELECT name, id FROM rm_catalog_products WHERE ${where} ORDER BY name, id`,
+      params,
+    );
+  emit(ALL_PRODUCTS, await listing('active = 1'));
+  // One category at a time, each through its own index range (a single pass in (category, name)
+  // order would sort).
+  const categories = await sql.all<{ category_id: string }>(
+    'SELECT DISTINCT category_id FROM rm_catalog_products',
+  );
+  for (const { category_id } of categories)
+    emit(category_id, await listing('category_id = ? AND active = 1', [category_id]));
+  for (let i = 0; i < marks.length; i += ROWS_PER_INSERT * 4) {
+    const chunk = marks.slice(i, i + ROWS_PER_INSERT * 4);
+    const rows = Array.from({ length: chunk.length / 4 }, () => '(?, ?, ?, ?)').join(', ');
+    await sql.run(`INSERT INTO rm_catalog_page_marks (listing, name, id, n) VALUES ${rows}`, chunk);
+  }
+}
+
+/**
+ * Where page `offset` of a listing starts: the last mark at or before it and how many entries
+ * to step over from there; nothing when the listing has no marks (step over `offset` from the
+ * start).
+ */
+export async function pageStart(
+  sql: Sql,
+  listing: string,
+  offset: number,
+): Promise<{ name: string; id: string; skip: number } | undefined> {
+  const row = await sql.get<{ name: string; id: string; pos: number | string }>(
+    `SELECT name, id, pos FROM (
+       SELECT name, id, COALESCE(SUM(n) OVER (ORDER BY name, id
+         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS pos
+       FROM rm_catalog_page_marks WHERE listing = ?) AS m
+     WHERE pos <= ? ORDER BY pos DESC, name DESC, id DESC LIMIT 1`,
+    [listing, offset],
+  );
+  if (!row) return undefined;
+  return { name: row.name, id: row.id, skip: offset - Number(row.pos) };
+}

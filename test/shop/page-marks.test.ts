@@ -1,0 +1,239 @@
+/**
+ * The catalog's page marks (src/shop/catalog/page-marks.ts). Property, on SQLite and PostgreSQL:
+ * whatever the products' names (ties, case, accents, the empty name), categories, (de)activations
+ * and renames, and wherever a rebuild's `finishBuild` takes over from the building phase,
+ * (1) the marks kept event by event are exactly those derived from the finished rows, and
+ * (2) every entry of every listing found from its page mark is the one `OFFSET` finds.
+ */
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/core/messages.js';
+import type { ReadStore } from '../../src/core/projection.js';
+import type { Sql } from '../../src/core/sql.js';
+import { ALL_PRODUCTS, pageStart } from '../../src/shop/catalog/page-marks.js';
+import { createCatalogProjection } from '../../src/shop/catalog/projection.js';
+import type { ShopEvent } from '../../src/shop/events.js';
+import type { ProjectionDb } from '../../src/shop/read-db.js';
+import { PostgresReadStore, pgSql, postgresFullText } from '../../src/stores/postgres/index.js';
+import { createTestDatabase, type TestDatabase } from '../../src/stores/postgres/test-db.js';
+import { SqliteReadStore, sqliteFullText, sqliteSql } from '../../src/stores/sqlite/index.js';
+import { STACKS, type Stack } from './write-harness.js';
+
+const PRODUCTS = 20;
+const NAMES = ['Anvil', 'anvil', 'Bolt', 'Émile', 'Emile', 'Zed', '', 'bolt ', 'Ångström'];
+const CATEGORIES = ['c1', 'c2', 'c3'];
+const AT = '2026-03-01T10:00:00.000Z';
+
+type Op =
+  | { kind: 'add'; product: number; name: number; category: number }
+  | { kind: 'rename'; product: number; name: number }
+  | { kind: 'move'; product: number; category: number }
+  | { kind: 'renameAndMove'; product: number; name: number; category: number }
+  | { kind: 'active'; product: number; on: boolean };
+
+const product = fc.nat(PRODUCTS - 1);
+const name = fc.nat(NAMES.length - 1);
+const category = fc.nat(CATEGORIES.length - 1);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('add' as const), product, name, category }),
+  },
+  fc.record({ kind: fc.constant('rename' as const), product, name }),
+  fc.record({ kind: fc.constant('move' as const), product, category }),
+  fc.record({ kind: fc.constant('renameAndMove' as const), product, name, category }),
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('active' as const), product, on: fc.boolean() }),
+  },
+);
+
+/** The events of `ops`, leaving out what touches a product not added yet (or adds one twice). */
+function eventsOf(ops: readonly Op[]): RecordedEvent<ShopEvent>[] {
+  const added = new Set<number>();
+  const events: ShopEvent[] = CATEGORIES.map((categoryId) => ({
+    type: 'CategoryCreated',
+    data: { v: 1, categoryId, name: categoryId, at: AT },
+  }));
+  for (const o of ops) {
+    const productId = `p${o.product}`;
+    if (o.kind === 'add') {
+      if (added.has(o.product)) continue;
+      added.add(o.product);
+      events.push({
+        type: 'ProductAdded',
+        data: {
+          v: 1,
+          productId,
+          sku: productId,
+          name: NAMES[o.name]!,
+          description: 'd',
+          categoryId: CATEGORIES[o.category]!,
+          priceCents: 100,
+          maxAllowedPriceCents: null,
+          thumbnailUrl: null,
+          at: AT,
+        },
+      });
+      continue;
+    }
+    if (!added.has(o.product)) continue;
+    if (o.kind === 'active') {
+      events.push({
+        type: o.on ? 'ProductActivated' : 'ProductDeactivated',
+        data: { v: 1, productId, at: AT },
+      });
+    } else {
+      events.push({
+        type: 'ProductDetailsChanged',
+        data: {
+          v: 1,
+          productId,
+          ...(o.kind === 'move' ? {} : { name: NAMES[o.name]! }),
+          ...(o.kind === 'rename' ? {} : { categoryId: CATEGORIES[o.category]! }),
+          at: AT,
+        },
+      });
+    }
+  }
+  return events.map(
+    (e, i) =>
+      ({
+        ...e,
+        id: `e${i}`,
+        streamId: 'any',
+        streamVersion: BigInt(i + 1),
+        position: BigInt(i + 1),
+        recordedAt: new Date(AT),
+        metadata: {},
+      }) as RecordedEvent<ShopEvent>,
+  );
+}
+
+interface Target {
+  readonly store: ReadStore<ProjectionDb>;
+  close(): Promise<void>;
+}
+
+const databases: TestDatabase[] = [];
+afterAll(async () => {
+  for (const d of databases) await d.drop();
+});
+
+async function open(stack: Stack): Promise<Target> {
+  if (stack === 'sqlite') {
+    const s = new SqliteReadStore({ path: ':memory:' });
+    return {
+      store: {
+        setup: async () => {},
+        loadCheckpoints: async () => new Map(),
+        close: () => s.close(),
+        transact: (fn) =>
+          s.transact((tx) =>
+            fn({ ...tx, db: { sql: sqliteSql(tx.db), fullText: sqliteFullText } }),
+          ),
+      },
+      close: () => s.close(),
+    };
+  }
+  const database = await createTestDatabase('tworooms_marks');
+  databases.push(database);
+  const s = await PostgresReadStore.open({ connectionString: database.url });
+  return {
+    store: {
+      setup: async () => {},
+      loadCheckpoints: async () => new Map(),
+      close: () => s.close(),
+      transact: (fn) =>
+        s.transact((tx) => fn({ ...tx, db: { sql: pgSql(tx.db), fullText: postgresFullText } })),
+    },
+    close: () => s.close(),
+  };
+}
+
+const marksOf = (sql: Sql) =>
+  sql
+    .all<{ listing: string; name: string; id: string; n: number | string }>(
+      'SELECT listing, name, id, n FROM rm_catalog_page_marks ORDER BY listing, name, id',
+    )
+    .then((rows) => rows.map((r) => ({ ...r, n: Number(r.n) })));
+
+/** Every listing's entries in its own order, as the catalog pages list them. */
+async function listings(sql: Sql): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>();
+  const ids = (where: string, params: unknown[] = []) =>
+    sql
+      .all<{ id: string }>(
+        `SELECT id FROM rm_catalog_products WHERE ${where} ORDER BY name, id`,
+        params,
+      )
+      .then((rows) => rows.map((r) => r.id));
+  result.set(ALL_PRODUCTS, await ids('active = 1'));
+  for (const c of CATEGORIES) result.set(c, await ids('category_id = ? AND active = 1', [c]));
+  return result;
+}
+
+/** The entry at `offset` of a listing, found from its page mark. */
+async function entryAt(sql: Sql, listing: string, offset: number): Promise<string | undefined> {
+  const start = await pageStart(sql, listing, offset);
+  const where = listing === ALL_PRODUCTS ? 'active = 1' : 'category_id = ? AND active = 1';
+  const row = await sql.get<{ id: string }>(
+    `SELECT id FROM rm_catalog_products WHERE ${where} ${start ? 'AND (name, id) >= (?, ?)' : ''}
+      ORDER BY name, id LIMIT 1 OFFSET ?`,
+    [
+      ...(listing === ALL_PRODUCTS ? [] : [listing]),
+      ...(start ? [start.name, start.id] : []),
+      start ? start.skip : offset,
+    ],
+  );
+  return row?.id;
+}
+
+describe.each(STACKS)('catalog page marks (%s)', (stack) => {
+  it('are kept event by event as a rebuild derives them, and find the entry OFFSET finds', async () => {
+    const target = await open(stack);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(op, { minLength: 1, maxLength: 60 }),
+          fc.integer({ min: 1, max: 12 }),
+          fc.integer({ min: 1, max: 3 }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          async (ops, size, every, split) => {
+            const projection = createCatalogProjection({ pageMarkEvery: every });
+            const events = eventsOf(ops);
+            // The first part is applied as a copy being built (no marks kept), the rest live.
+            const built = Math.floor(split * events.length);
+            const { store } = target;
+            await store.transact(async ({ db }) => {
+              await projection.setup?.(db);
+              await projection.reset?.(db);
+            });
+            const inBatches = async (part: typeof events, building: boolean) => {
+              for (let i = 0; i < part.length; i += size) {
+                const batch = part.slice(i, i + size);
+                await store.transact(({ db }) => projection.apply(batch, db, { building }));
+              }
+            };
+            await inBatches(events.slice(0, built), true);
+            await store.transact(({ db }) => projection.finishBuild?.(db));
+            await inBatches(events.slice(built), false);
+            await store.transact(async ({ db: { sql } }) => {
+              const kept = await marksOf(sql);
+              await projection.finishBuild?.({ sql } as ProjectionDb);
+              expect(kept).toStrictEqual(await marksOf(sql));
+              for (const [listing, ids] of await listings(sql)) {
+                for (let offset = 0; offset <= ids.length; offset++) {
+                  expect(await entryAt(sql, listing, offset)).toBe(ids[offset]);
+                }
+              }
+            });
+          },
+        ),
+        { numRuns: stack === 'sqlite' ? 150 : 40 },
+      );
+    } finally {
+      await target.close();
+    }
+  }, 120_000);
+});
