@@ -25,7 +25,7 @@ import {
   sqliteSql,
   sqliteWorkerSql,
 } from '../src/stores/sqlite/index.js';
-import { median } from './lib.js';
+import { median, ratio } from './lib.js';
 import { type RebuildDriver, rebuildOnThread, watchPhases } from './rebuild-thread.js';
 
 /**
@@ -136,6 +136,7 @@ export async function catalogRebuild(
   batchSize = 2000,
   queryRate = DEFAULT_QUERY_RATE,
   rounds = 1,
+  ceiling?: (run: number) => Promise<number>,
 ): Promise<Record<string, number>> {
   const driver = stack.onThread?.(batchSize) ?? inProcess(stack, batchSize);
   const queries = queryBus(shopQueryHandlers('read-model'), { db: stack.reader });
@@ -257,12 +258,27 @@ export async function catalogRebuild(
   try {
     await driver.start();
     const runs: Record<string, number>[] = [];
+    // With `ceiling`: the bare-driver ceiling before the first round and after each, so that each
+    // rebuild has a ceiling measured on either side of it (the machine's speed drifts within a
+    // run); its "paired" ratio is against their mean.
+    const ceilings = ceiling ? [await ceiling(0)] : [];
     for (let r = 0; r < rounds; r++) {
-      runs.push(await round());
-      if (rounds > 1) {
-        const m = runs[r]!;
+      const m = await round();
+      runs.push(m);
+      let paired = '';
+      if (ceiling) {
+        ceilings.push(await ceiling(r + 1));
+        const around = (ceilings[r]! + ceilings[r + 1]!) / 2;
+        m['catalog_raw_replay_paired_events_per_s'] = Math.round(around);
+        m['catalog_rebuild_fraction_of_raw_paired'] = ratio(
+          m['catalog_rebuild_events_per_s'],
+          around,
+        );
+        paired = ` (${m['catalog_rebuild_fraction_of_raw_paired']} of the ceiling around it, ${Math.round(around)} events/s)`;
+      }
+      if (rounds > 1 || ceiling) {
         console.log(
-          `bench: rebuild round ${r + 1}/${rounds}: ${m['catalog_rebuild_events_per_s']} events/s, query p99 ${m['query_p99_before_ms']} ms before, ${m['query_p99_during_rebuild_ms']} during, ${m['query_p99_across_switch_ms']} across the switch`,
+          `bench: rebuild round ${r + 1}/${rounds}: ${m['catalog_rebuild_events_per_s']} events/s${paired}, query p99 ${m['query_p99_before_ms']} ms before, ${m['query_p99_during_rebuild_ms']} during, ${m['query_p99_across_switch_ms']} across the switch`,
         );
       }
     }
@@ -270,6 +286,12 @@ export async function catalogRebuild(
     return {
       ...Object.fromEntries(Object.keys(runs[0]!).map((k) => [k, median(runs.map((m) => m[k]!))])),
       rebuild_rounds: rounds,
+      ...(ceilings.length > 0
+        ? {
+            catalog_raw_replay_events_per_s: Math.round(ceilings[0]!),
+            catalog_raw_replay_after_events_per_s: Math.round(ceilings.at(-1)!),
+          }
+        : {}),
     };
   } finally {
     await driver.stop();

@@ -22,6 +22,10 @@ describe('npm run bench -- rebuild (smoke)', () => {
       expect(m['queries_during_rebuild']).toBeGreaterThan(0);
       expect(Number.isFinite(m['query_p99_across_switch_ms'])).toBe(true);
       expect(m['catalog_rebuild_fraction_of_raw_mean']).toBeGreaterThan(0);
+      // The rebuild's ceiling measured on either side of it.
+      expect(m['catalog_raw_replay_after_events_per_s']).toBeGreaterThan(0);
+      expect(m['catalog_raw_replay_paired_events_per_s']).toBeGreaterThan(0);
+      expect(m['catalog_rebuild_fraction_of_raw_paired']).toBeGreaterThan(0);
     }
   }, 120_000);
 
