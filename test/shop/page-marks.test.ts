@@ -10,8 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/core/messages.js';
 import type { ReadStore } from '../../src/core/projection.js';
 import type { Sql } from '../../src/core/sql.js';
-import { ALL_PRODUCTS, pageStart } from '../../src/shop/catalog/page-marks.js';
-import { createCatalogProjection } from '../../src/shop/catalog/projection.js';
+import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageStart } from '../../src/shop/catalog/page-marks.js';
+import { catalogProjection, createCatalogProjection } from '../../src/shop/catalog/projection.js';
+import { catalogReadModelQueries } from '../../src/shop/catalog/queries.js';
 import type { ShopEvent } from '../../src/shop/events.js';
 import type { ProjectionDb } from '../../src/shop/read-db.js';
 import { PostgresReadStore, pgSql, postgresFullText } from '../../src/stores/postgres/index.js';
@@ -19,7 +20,7 @@ import { createTestDatabase, type TestDatabase } from '../../src/stores/postgres
 import { SqliteReadStore, sqliteFullText, sqliteSql } from '../../src/stores/sqlite/index.js';
 import { STACKS, type Stack } from './write-harness.js';
 
-const PRODUCTS = 20;
+const PRODUCTS = 20; // in the property (the pages test adds its own)
 const NAMES = ['Anvil', 'anvil', 'Bolt', 'Émile', 'Emile', 'Zed', '', 'bolt ', 'Ångström'];
 const CATEGORIES = ['c1', 'c2', 'c3'];
 const AT = '2026-03-01T10:00:00.000Z';
@@ -232,6 +233,63 @@ describe.each(STACKS)('catalog page marks (%s)', (stack) => {
         ),
         { numRuns: stack === 'sqlite' ? 150 : 40 },
       );
+    } finally {
+      await target.close();
+    }
+  }, 120_000);
+});
+
+describe.each(STACKS)('catalog pages through the page marks (%s)', (stack) => {
+  it('answer every page of 3,000 products as OFFSET does, the deep ones from a mark', async () => {
+    const target = await open(stack);
+    try {
+      // 3,000 products over the NAMES (many ties, broken by id), every 7th then deactivated.
+      const events = eventsOf([
+        ...Array.from(
+          { length: 3000 },
+          (_, i): Op => ({
+            kind: 'add',
+            product: i,
+            name: i % NAMES.length,
+            category: i % CATEGORIES.length,
+          }),
+        ),
+        ...Array.from(
+          { length: 429 },
+          (_, i): Op => ({ kind: 'active', product: i * 7, on: false }),
+        ),
+      ]);
+      // The first 2,000 events as a rebuild builds them, the rest kept live.
+      const { store } = target;
+      await store.transact(async ({ db }) => {
+        await catalogProjection.setup?.(db);
+        await catalogProjection.reset?.(db);
+        await catalogProjection.apply(events.slice(0, 2000), db, { building: true });
+        await catalogProjection.finishBuild?.(db);
+        await catalogProjection.apply(events.slice(2000), db);
+      });
+      await store.transact(async ({ db }) => {
+        const marks = await marksOf(db.sql);
+        expect(marks.filter((m) => m.listing === ALL_PRODUCTS).length).toBeGreaterThan(1);
+        for (const categoryId of [undefined, 'c2']) {
+          const where = categoryId ? "category_id = 'c2' AND active = 1" : 'active = 1';
+          const all = (
+            await db.sql.all<{ id: string }>(
+              `SELECT id FROM rm_catalog_products WHERE ${where} ORDER BY name, id`,
+            )
+          ).map((r) => r.id);
+          const pages = Math.ceil(all.length / 24) + 1;
+          expect((pages - 1) * 24).toBeGreaterThan(MARKS_FROM_OFFSET); // deep pages are asked
+          for (let page = 1; page <= pages; page++) {
+            const answer = await catalogReadModelQueries.CatalogPage.handle(
+              { type: 'CatalogPage', data: { page, ...(categoryId ? { categoryId } : {}) } },
+              db,
+            );
+            expect(answer.items.map((i) => i.id)).toEqual(all.slice((page - 1) * 24, page * 24));
+            expect(answer.total).toBe(all.length);
+          }
+        }
+      });
     } finally {
       await target.close();
     }

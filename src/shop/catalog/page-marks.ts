@@ -24,6 +24,12 @@ export const PAGE_MARKS_SETUP = `
 /** On average one listing entry in this many is a mark (the default of the catalog projection). */
 export const PAGE_MARK_EVERY = 512;
 
+/**
+ * Pages starting before this offset step over the listing from its start (at most this many
+ * index entries, about one mark's stretch): cheaper than summing the marks' counts.
+ */
+export const MARKS_FROM_OFFSET = PAGE_MARK_EVERY;
+
 /** The listing of all active products (a category's listing is named by the category id). */
 export const ALL_PRODUCTS = '';
 

@@ -19,7 +19,7 @@ import {
   placeholders,
   type ShopQueryHandler,
 } from '../read-db.js';
-import { ALL_PRODUCTS, pageStart } from './page-marks.js';
+import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageStart } from './page-marks.js';
 import { RECENT_REVIEWS } from './projection.js';
 import type { RecentReview } from './recent-reviews.js';
 
@@ -120,8 +120,10 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
               'SELECT product_count AS n FROM rm_catalog_categories WHERE id = ?',
               [categoryId],
             ),
-        // Where the page starts: from the last page mark before it, not from the first entry.
-        pageStart(sql, categoryId ?? ALL_PRODUCTS, offset),
+        // Where a deep page starts: from the last page mark before it, not from the first entry.
+        offset >= MARKS_FROM_OFFSET
+          ? pageStart(sql, categoryId ?? ALL_PRODUCTS, offset)
+          : undefined,
       ]);
       const where = categoryId === undefined ? 'active = 1' : 'category_id = ? AND active = 1';
       const rows = await sql.all<ListingRow>(
