@@ -3,14 +3,15 @@
  * whatever the products' names (ties, case, accents, the empty name), categories, (de)activations
  * and renames, and wherever a rebuild's `finishBuild` takes over from the building phase,
  * (1) the marks kept event by event are exactly those derived from the finished rows, and
- * (2) every entry of every listing found from its page mark is the one `OFFSET` finds.
+ * (2) every run of entries of every listing found between its page marks is the one `OFFSET`
+ * finds.
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/core/messages.js';
 import type { ReadStore } from '../../src/core/projection.js';
 import type { Sql } from '../../src/core/sql.js';
-import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageStart } from '../../src/shop/catalog/page-marks.js';
+import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageRange } from '../../src/shop/catalog/page-marks.js';
 import { catalogProjection, createCatalogProjection } from '../../src/shop/catalog/projection.js';
 import { catalogReadModelQueries } from '../../src/shop/catalog/queries.js';
 import type { ShopEvent } from '../../src/shop/events.js';
@@ -174,24 +175,32 @@ async function listings(sql: Sql): Promise<Map<string, string[]>> {
   return result;
 }
 
-/** The entry at `offset` of a listing, found from its page mark. */
-async function entryAt(sql: Sql, listing: string, offset: number): Promise<string | undefined> {
-  const start = await pageStart(sql, listing, offset);
+/** The `count` entries at `offset` of a listing, found between its page marks. */
+async function entriesAt(
+  sql: Sql,
+  listing: string,
+  offset: number,
+  count: number,
+): Promise<string[]> {
+  const range = await pageRange(sql, listing, offset, count);
   const where = listing === ALL_PRODUCTS ? 'active = 1' : 'category_id = ? AND active = 1';
-  const row = await sql.get<{ id: string }>(
-    `SELECT id FROM rm_catalog_products WHERE ${where} ${start ? 'AND (name, id) >= (?, ?)' : ''}
-      ORDER BY name, id LIMIT 1 OFFSET ?`,
+  const rows = await sql.all<{ id: string }>(
+    `SELECT id FROM rm_catalog_products WHERE ${where}
+       ${range ? 'AND (name, id) >= (?, ?)' : ''}${range?.end ? ' AND (name, id) < (?, ?)' : ''}
+      ORDER BY name, id LIMIT ? OFFSET ?`,
     [
       ...(listing === ALL_PRODUCTS ? [] : [listing]),
-      ...(start ? [start.name, start.id] : []),
-      start ? start.skip : offset,
+      ...(range ? [range.name, range.id] : []),
+      ...(range?.end ? [range.end.name, range.end.id] : []),
+      count,
+      range ? range.skip : offset,
     ],
   );
-  return row?.id;
+  return rows.map((r) => r.id);
 }
 
 describe.each(STACKS)('catalog page marks (%s)', (stack) => {
-  it('are kept event by event as a rebuild derives them, and find the entry OFFSET finds', async () => {
+  it('are kept event by event as a rebuild derives them, and bound the entries OFFSET finds', async () => {
     const target = await open(stack);
     try {
       await fc.assert(
@@ -225,7 +234,11 @@ describe.each(STACKS)('catalog page marks (%s)', (stack) => {
               expect(kept).toStrictEqual(await marksOf(sql));
               for (const [listing, ids] of await listings(sql)) {
                 for (let offset = 0; offset <= ids.length; offset++) {
-                  expect(await entryAt(sql, listing, offset)).toBe(ids[offset]);
+                  for (const count of [1, 3]) {
+                    expect(await entriesAt(sql, listing, offset, count)).toEqual(
+                      ids.slice(offset, offset + count),
+                    );
+                  }
                 }
               }
             });

@@ -207,24 +207,52 @@ export async function derivePageMarks(sql: Sql, every: number): Promise<void> {
   }
 }
 
+/** Where a page lies in a listing: from a mark (stepping over `skip` entries), before another. */
+export interface PageRange {
+  readonly name: string;
+  readonly id: string;
+  readonly skip: number;
+  /** The first mark past the page (absent: the page may run to the listing's end). */
+  readonly end?: { readonly name: string; readonly id: string };
+}
+
 /**
- * Where page `offset` of a listing starts: the last mark at or before it and how many entries
- * to step over from there; nothing when the listing has no marks (step over `offset` from the
- * start).
+ * Where the page of `limit` entries at `offset` lies in a listing: the last mark at or before
+ * it, how many entries to step over from there, and the first mark after its last entry (so
+ * the page's query reads one or two stretches of the index, whatever plan the database picks);
+ * nothing when the listing has no marks (step over `offset` from the start).
  */
-export async function pageStart(
+export async function pageRange(
   sql: Sql,
   listing: string,
   offset: number,
-): Promise<{ name: string; id: string; skip: number } | undefined> {
-  const row = await sql.get<{ name: string; id: string; pos: number | string }>(
-    `SELECT name, id, pos FROM (
+  limit: number,
+): Promise<PageRange | undefined> {
+  const row = await sql.get<{
+    name: string;
+    id: string;
+    pos: number | string;
+    end_name: string | null;
+    end_id: string | null;
+  }>(
+    `WITH m AS (
        SELECT name, id, COALESCE(SUM(n) OVER (ORDER BY name, id
          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS pos
-       FROM rm_catalog_page_marks WHERE listing = ?) AS m
-     WHERE pos <= ? ORDER BY pos DESC, name DESC, id DESC LIMIT 1`,
-    [listing, offset],
+       FROM rm_catalog_page_marks WHERE listing = ?)
+     SELECT s.name, s.id, s.pos, e.name AS end_name, e.id AS end_id
+       FROM (SELECT name, id, pos FROM m WHERE pos <= ?
+              ORDER BY pos DESC, name DESC, id DESC LIMIT 1) AS s
+       LEFT JOIN (SELECT name, id FROM m WHERE pos >= ? ORDER BY pos, name, id LIMIT 1) AS e
+         ON 1 = 1`,
+    [listing, offset, offset + limit],
   );
   if (!row) return undefined;
-  return { name: row.name, id: row.id, skip: offset - Number(row.pos) };
+  return {
+    name: row.name,
+    id: row.id,
+    skip: offset - Number(row.pos),
+    ...(row.end_name !== null && row.end_id !== null
+      ? { end: { name: row.end_name, id: row.end_id } }
+      : {}),
+  };
 }

@@ -19,7 +19,7 @@ import {
   placeholders,
   type ShopQueryHandler,
 } from '../read-db.js';
-import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageStart } from './page-marks.js';
+import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageRange } from './page-marks.js';
 import { RECENT_REVIEWS } from './projection.js';
 import type { RecentReview } from './recent-reviews.js';
 
@@ -111,7 +111,7 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
     async handle(q, { sql }) {
       const { page, limit, offset } = pageWindow(q.data.page);
       const { categoryId } = q.data;
-      const [count, start] = await Promise.all([
+      const [count, range] = await Promise.all([
         categoryId === undefined
           ? sql.get<{ n: number | string | null }>(
               'SELECT SUM(product_count) AS n FROM rm_catalog_categories',
@@ -120,21 +120,23 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
               'SELECT product_count AS n FROM rm_catalog_categories WHERE id = ?',
               [categoryId],
             ),
-        // Where a deep page starts: from the last page mark before it, not from the first entry.
+        // Where a deep page lies: from the last page mark before it to the first one after it,
+        // not everything from the listing's first entry.
         offset >= MARKS_FROM_OFFSET
-          ? pageStart(sql, categoryId ?? ALL_PRODUCTS, offset)
+          ? pageRange(sql, categoryId ?? ALL_PRODUCTS, offset, limit)
           : undefined,
       ]);
       const where = categoryId === undefined ? 'active = 1' : 'category_id = ? AND active = 1';
       const rows = await sql.all<ListingRow>(
         `SELECT ${DOC} FROM rm_catalog_products WHERE ${where}
-           ${start ? 'AND (name, id) >= (?, ?)' : ''}
+           ${range ? 'AND (name, id) >= (?, ?)' : ''}${range?.end ? ' AND (name, id) < (?, ?)' : ''}
          ORDER BY name, id LIMIT ? OFFSET ?`,
         [
           ...(categoryId === undefined ? [] : [categoryId]),
-          ...(start ? [start.name, start.id] : []),
+          ...(range ? [range.name, range.id] : []),
+          ...(range?.end ? [range.end.name, range.end.id] : []),
           limit,
-          start ? start.skip : offset,
+          range ? range.skip : offset,
         ],
       );
       return { items: rows.map(listingItem), page, pageSize: PAGE_SIZE, total: num(count?.n) };
