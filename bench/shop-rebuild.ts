@@ -187,7 +187,7 @@ export async function catalogRebuild(
       }
       if (inFlight.size > MAX_IN_FLIGHT)
         throw new Error(
-          `the queries fall behind --query-rate ${queryRate}: ${inFlight.size} unanswered (lower it)`,
+          `the queries fall behind their rate (${queryRate}/s, --query-rate or --pg-query-rate): ${inFlight.size} unanswered (lower it)`,
         );
       const wait = due - performance.now();
       await (wait >= 1 ? new Promise<void>((r) => setTimeout(r, wait)) : turn());
