@@ -64,26 +64,38 @@ interface MarkRow {
   n: number | string;
 }
 
-/** The last mark at or before (name, id) in the listing (`strict`: before it). */
-const markAtOrBefore = (sql: Sql, listing: string, name: string, id: string, strict = false) =>
-  sql.get<MarkRow>(
-    `SELECT name, id, n FROM rm_catalog_page_marks
-      WHERE listing = ? AND (name, id) ${strict ? '<' : '<='} (?, ?)
-      ORDER BY name DESC, id DESC LIMIT 1`,
-    [listing, name, id],
+/**
+ * Adds `delta` to the count of the last mark at or before (name, id), in one statement; answers
+ * that mark as it is now, or nothing when the listing has no mark (it is empty).
+ */
+async function addToMarkBefore(
+  sql: Sql,
+  listing: string,
+  name: string,
+  id: string,
+  delta: number,
+): Promise<MarkRow | undefined> {
+  const [mark] = await sql.all<MarkRow>(
+    `UPDATE rm_catalog_page_marks SET n = n + ?
+      WHERE listing = ? AND (name, id) = (
+        SELECT name, id FROM rm_catalog_page_marks WHERE listing = ? AND (name, id) <= (?, ?)
+         ORDER BY name DESC, id DESC LIMIT 1)
+      RETURNING name, id, n`,
+    [delta, listing, listing, name, id],
   );
+  return mark;
+}
 
-const addToMark = (sql: Sql, listing: string, mark: MarkRow, delta: number) =>
-  sql.run('UPDATE rm_catalog_page_marks SET n = n + ? WHERE listing = ? AND name = ? AND id = ?', [
-    delta,
+/** Gives an empty listing its head, counting `n` entries. */
+const addHead = (sql: Sql, listing: string, n: number) =>
+  sql.run("INSERT INTO rm_catalog_page_marks (listing, name, id, n) VALUES (?, '', '', ?)", [
     listing,
-    mark.name,
-    mark.id,
+    n,
   ]);
 
 /**
  * The product (name, id) has just entered the listing (its row already says so): counts it in
- * its mark's stretch, or, if it is a mark itself, splits the stretch it falls in.
+ * its mark's stretch (one statement), or, if it is a mark itself, splits the stretch it falls in.
  */
 export async function enterListing(
   sql: Sql,
@@ -92,20 +104,12 @@ export async function enterListing(
   id: string,
   every: number,
 ): Promise<void> {
-  let at = await markAtOrBefore(sql, listing, name, id);
-  if (!at) {
-    // The listing was empty: it gets its head.
-    await sql.run(
-      "INSERT INTO rm_catalog_page_marks (listing, name, id, n) VALUES (?, '', '', 0)",
-      [listing],
-    );
-    at = { name: '', id: '', n: 0 };
-  }
   if (!isMark(id, every)) {
-    await addToMark(sql, listing, at, 1);
+    if (!(await addToMarkBefore(sql, listing, name, id, 1))) await addHead(sql, listing, 1);
     return;
   }
-  // Its stretch: from it up to the next mark (counted through the listing's index).
+  // Its stretch: from it up to the next mark (counted through the listing's index), taken from
+  // the stretch it falls in.
   const next = await sql.get<{ name: string; id: string }>(
     `SELECT name, id FROM rm_catalog_page_marks WHERE listing = ? AND (name, id) > (?, ?)
       ORDER BY name, id LIMIT 1`,
@@ -118,7 +122,7 @@ export async function enterListing(
     [...params, name, id, ...(next ? [next.name, next.id] : [])],
   );
   const n = Number(counted?.n ?? 0);
-  await addToMark(sql, listing, at, 1 - n);
+  if (!(await addToMarkBefore(sql, listing, name, id, 1 - n))) await addHead(sql, listing, 1 - n);
   await sql.run('INSERT INTO rm_catalog_page_marks (listing, name, id, n) VALUES (?, ?, ?, ?)', [
     listing,
     name,
@@ -128,8 +132,9 @@ export async function enterListing(
 }
 
 /**
- * The product (name, id) has left the listing: uncounted from its mark's stretch, or, if it was
- * a mark, its stretch joins the one before. An emptied listing loses its head.
+ * The product (name, id) has left the listing: uncounted from its mark's stretch (one
+ * statement), or, if it was a mark, its stretch joins the one before. An emptied listing loses
+ * its head.
  */
 export async function leaveListing(
   sql: Sql,
@@ -138,31 +143,24 @@ export async function leaveListing(
   id: string,
   every: number,
 ): Promise<void> {
-  const own = isMark(id, every)
-    ? await sql.get<MarkRow>(
-        'SELECT name, id, n FROM rm_catalog_page_marks WHERE listing = ? AND name = ? AND id = ?',
+  const [own] = isMark(id, every)
+    ? await sql.all<MarkRow>(
+        `DELETE FROM rm_catalog_page_marks WHERE listing = ? AND name = ? AND id = ?
+          RETURNING name, id, n`,
         [listing, name, id],
       )
-    : undefined;
-  const before = await markAtOrBefore(sql, listing, name, id, own !== undefined);
-  if (!before) return; // not counted anywhere (cannot happen on a consistent read model)
-  if (own) {
-    await addToMark(sql, listing, before, Number(own.n) - 1);
-    await sql.run('DELETE FROM rm_catalog_page_marks WHERE listing = ? AND name = ? AND id = ?', [
-      listing,
-      name,
-      id,
-    ]);
-  } else {
-    await addToMark(sql, listing, before, -1);
+    : [];
+  const left = await addToMarkBefore(sql, listing, name, id, own ? Number(own.n) - 1 : -1);
+  // Only the head can be left counting nothing with no mark after it.
+  if (left?.name === '' && left.id === '' && Number(left.n) === 0) {
+    await sql.run(
+      `DELETE FROM rm_catalog_page_marks
+        WHERE listing = ? AND name = '' AND id = ''
+          AND NOT EXISTS (SELECT 1 FROM rm_catalog_page_marks
+                           WHERE listing = ? AND (name <> '' OR id <> ''))`,
+      [listing, listing],
+    );
   }
-  await sql.run(
-    `DELETE FROM rm_catalog_page_marks
-      WHERE listing = ? AND name = '' AND id = '' AND n = 0
-        AND NOT EXISTS (SELECT 1 FROM rm_catalog_page_marks
-                         WHERE listing = ? AND (name <> '' OR id <> ''))`,
-    [listing, listing],
-  );
 }
 
 /** Most rows per INSERT when deriving the marks. */
