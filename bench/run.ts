@@ -38,6 +38,7 @@ const valued = new Set([
   '--events',
   '--variants',
   '--query-rate',
+  '--pg-query-rate',
 ]);
 const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
 const flags = args.filter((a) => !names.includes(a));
