@@ -308,3 +308,59 @@ describe.each(STACKS)('catalog pages through the page marks (%s)', (stack) => {
     }
   }, 120_000);
 });
+
+describe('a catalog page whose products leave after its marks were read', () => {
+  it('reads on past the next mark rather than answer a short page', async () => {
+    const target = await open('sqlite');
+    try {
+      const events = eventsOf(
+        Array.from(
+          { length: 3000 },
+          (_, i): Op => ({
+            kind: 'add',
+            product: i,
+            name: i % NAMES.length,
+            category: 0,
+          }),
+        ),
+      );
+      await target.store.transact(async ({ db }) => {
+        await catalogProjection.setup?.(db);
+        await catalogProjection.apply(events, db);
+      });
+      await target.store.transact(async ({ db }) => {
+        // Right after the marks are read, all but 10 products between the page's two marks
+        // leave the listing (as a batch committed in between would; the marks are not needed
+        // again).
+        const racing: Sql = {
+          ...db.sql,
+          async get<T>(text: string, params?: readonly unknown[]) {
+            const row = await db.sql.get<Record<string, string>>(text, params);
+            if (text.includes('rm_catalog_page_marks') && row?.['end_name'] !== undefined) {
+              await db.sql.run(
+                `UPDATE rm_catalog_products SET active = 0 WHERE id IN (
+                   SELECT id FROM rm_catalog_products WHERE active = 1
+                      AND (name, id) >= (?, ?) AND (name, id) < (?, ?)
+                    ORDER BY name, id LIMIT -1 OFFSET 10)`,
+                [row['name'], row['id'], row['end_name'], row['end_id']],
+              );
+            }
+            return row as T | undefined;
+          },
+        };
+        const page = Math.floor(MARKS_FROM_OFFSET / 24) + 2;
+        const answer = await catalogReadModelQueries.CatalogPage.handle(
+          { type: 'CatalogPage', data: { page } },
+          { ...db, sql: racing },
+        );
+        const listed = await db.sql.all<{ id: string }>(
+          'SELECT id FROM rm_catalog_products WHERE active = 1 ORDER BY name, id',
+        );
+        expect(listed.length).toBeGreaterThan(page * 24);
+        expect(answer.items).toHaveLength(24);
+      });
+    } finally {
+      await target.close();
+    }
+  });
+});

@@ -127,18 +127,23 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
           : undefined,
       ]);
       const where = categoryId === undefined ? 'active = 1' : 'category_id = ? AND active = 1';
-      const rows = await sql.all<ListingRow>(
-        `SELECT ${DOC} FROM rm_catalog_products WHERE ${where}
-           ${range ? 'AND (name, id) >= (?, ?)' : ''}${range?.end ? ' AND (name, id) < (?, ?)' : ''}
-         ORDER BY name, id LIMIT ? OFFSET ?`,
-        [
-          ...(categoryId === undefined ? [] : [categoryId]),
-          ...(range ? [range.name, range.id] : []),
-          ...(range?.end ? [range.end.name, range.end.id] : []),
-          limit,
-          range ? range.skip : offset,
-        ],
-      );
+      const read = (bounded: boolean) =>
+        sql.all<ListingRow>(
+          `SELECT ${DOC} FROM rm_catalog_products WHERE ${where}
+             ${range ? 'AND (name, id) >= (?, ?)' : ''}${bounded ? ' AND (name, id) < (?, ?)' : ''}
+           ORDER BY name, id LIMIT ? OFFSET ?`,
+          [
+            ...(categoryId === undefined ? [] : [categoryId]),
+            ...(range ? [range.name, range.id] : []),
+            ...(bounded && range?.end ? [range.end.name, range.end.id] : []),
+            limit,
+            range ? range.skip : offset,
+          ],
+        );
+      let rows = await read(range?.end !== undefined);
+      // The marks were read in a snapshot of their own: if products left the page's stretches
+      // since, the bound cut the page short. It reads on past the bound then.
+      if (range?.end && rows.length < limit) rows = await read(false);
       return { items: rows.map(listingItem), page, pageSize: PAGE_SIZE, total: num(count?.n) };
     },
   },
