@@ -9,9 +9,14 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/core/messages.js';
-import type { ReadStore } from '../../src/core/projection.js';
+import { mapReadStore, type ReadStore } from '../../src/core/projection.js';
 import type { Sql } from '../../src/core/sql.js';
-import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageRange } from '../../src/shop/catalog/page-marks.js';
+import {
+  ALL_PRODUCTS,
+  MARKS_FROM_OFFSET,
+  pageRange,
+  pageWhere,
+} from '../../src/shop/catalog/page-marks.js';
 import { catalogProjection, createCatalogProjection } from '../../src/shop/catalog/projection.js';
 import { catalogReadModelQueries } from '../../src/shop/catalog/queries.js';
 import type { ShopEvent } from '../../src/shop/events.js';
@@ -125,32 +130,14 @@ afterAll(async () => {
 async function open(stack: Stack): Promise<Target> {
   if (stack === 'sqlite') {
     const s = new SqliteReadStore({ path: ':memory:' });
-    return {
-      store: {
-        setup: async () => {},
-        loadCheckpoints: async () => new Map(),
-        close: () => s.close(),
-        transact: (fn) =>
-          s.transact((tx) =>
-            fn({ ...tx, db: { sql: sqliteSql(tx.db), fullText: sqliteFullText } }),
-          ),
-      },
-      close: () => s.close(),
-    };
+    const store = mapReadStore(s, (db) => ({ sql: sqliteSql(db), fullText: sqliteFullText }));
+    return { store, close: () => s.close() };
   }
   const database = await createTestDatabase('tworooms_marks');
   databases.push(database);
   const s = await PostgresReadStore.open({ connectionString: database.url });
-  return {
-    store: {
-      setup: async () => {},
-      loadCheckpoints: async () => new Map(),
-      close: () => s.close(),
-      transact: (fn) =>
-        s.transact((tx) => fn({ ...tx, db: { sql: pgSql(tx.db), fullText: postgresFullText } })),
-    },
-    close: () => s.close(),
-  };
+  const store = mapReadStore(s, (c) => ({ sql: pgSql(c), fullText: postgresFullText }));
+  return { store, close: () => s.close() };
 }
 
 const marksOf = (sql: Sql) =>
@@ -182,19 +169,10 @@ async function entriesAt(
   offset: number,
   count: number,
 ): Promise<string[]> {
-  const range = await pageRange(sql, listing, offset, count);
-  const where = listing === ALL_PRODUCTS ? 'active = 1' : 'category_id = ? AND active = 1';
+  const page = pageWhere(listing, offset, await pageRange(sql, listing, offset, count), true);
   const rows = await sql.all<{ id: string }>(
-    `SELECT id FROM rm_catalog_products WHERE ${where}
-       ${range ? 'AND (name, id) >= (?, ?)' : ''}${range?.end ? ' AND (name, id) < (?, ?)' : ''}
-      ORDER BY name, id LIMIT ? OFFSET ?`,
-    [
-      ...(listing === ALL_PRODUCTS ? [] : [listing]),
-      ...(range ? [range.name, range.id] : []),
-      ...(range?.end ? [range.end.name, range.end.id] : []),
-      count,
-      range ? range.skip : offset,
-    ],
+    `SELECT id FROM rm_catalog_products WHERE ${page.where} ORDER BY name, id LIMIT ? OFFSET ?`,
+    [...page.params, count, page.skip],
   );
   return rows.map((r) => r.id);
 }

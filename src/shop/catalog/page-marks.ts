@@ -185,19 +185,20 @@ export async function derivePageMarks(sql: Sql, every: number): Promise<void> {
       marks[open] = (marks[open] as number) + 1;
     }
   };
-  const listing = (where: string, params: unknown[] = []) =>
-    sql.all<{ name: string; id: string }>(
+  const keys = (listing: string) => {
+    const [where, params] = entries(listing);
+    return sql.all<{ name: string; id: string }>(
       `SELECT name, id FROM rm_catalog_products WHERE ${where} ORDER BY name, id`,
       params,
     );
-  emit(ALL_PRODUCTS, await listing('active = 1'));
+  };
+  emit(ALL_PRODUCTS, await keys(ALL_PRODUCTS));
   // One category at a time, each through its own index range (a single pass in (category, name)
   // order would sort).
   const categories = await sql.all<{ category_id: string }>(
     'SELECT DISTINCT category_id FROM rm_catalog_products',
   );
-  for (const { category_id } of categories)
-    emit(category_id, await listing('category_id = ? AND active = 1', [category_id]));
+  for (const { category_id } of categories) emit(category_id, await keys(category_id));
   for (let i = 0; i < marks.length; i += ROWS_PER_INSERT * 4) {
     const chunk = marks.slice(i, i + ROWS_PER_INSERT * 4);
     const rows = Array.from({ length: chunk.length / 4 }, () => '(?, ?, ?, ?)').join(', ');
@@ -252,5 +253,26 @@ export async function pageRange(
     ...(row.end_name !== null && row.end_id !== null
       ? { end: { name: row.end_name, id: row.end_id } }
       : {}),
+  };
+}
+
+/**
+ * The WHERE clause (on rm_catalog_products, with its parameters) of the listing's entries that
+ * page `offset` reads, and how many of them it steps over: from the range's start mark (from the
+ * listing's first entry without a range), and before its end mark when `bounded`.
+ */
+export function pageWhere(
+  listing: string,
+  offset: number,
+  range: PageRange | undefined,
+  bounded: boolean,
+): { where: string; params: unknown[]; skip: number } {
+  const [where, params] = entries(listing);
+  if (!range) return { where, params, skip: offset };
+  const end = bounded ? range.end : undefined;
+  return {
+    where: `${where} AND (name, id) >= (?, ?)${end ? ' AND (name, id) < (?, ?)' : ''}`,
+    params: [...params, range.name, range.id, ...(end ? [end.name, end.id] : [])],
+    skip: range.skip,
   };
 }

@@ -189,7 +189,9 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
   if (data.description !== undefined) set('description', data.description);
   if (data.thumbnailUrl !== undefined) set('thumbnail_url', data.thumbnailUrl);
   dirty.updated.delete(data.productId);
-  const listed = data.categoryId !== undefined || data.name !== undefined;
+  // The product as it was: for its category's count, and (outside a build) its page marks.
+  const listed =
+    data.categoryId !== undefined || (data.name !== undefined && dirty.markEvery !== undefined);
   const previous = listed ? await placeOf(sql, data.productId) : undefined;
   if (data.categoryId !== undefined) {
     if (previous?.active === 1 && previous.category_id !== data.categoryId) {

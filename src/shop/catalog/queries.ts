@@ -19,7 +19,7 @@ import {
   placeholders,
   type ShopQueryHandler,
 } from '../read-db.js';
-import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageRange } from './page-marks.js';
+import { ALL_PRODUCTS, MARKS_FROM_OFFSET, pageRange, pageWhere } from './page-marks.js';
 import { RECENT_REVIEWS } from './projection.js';
 import type { RecentReview } from './recent-reviews.js';
 
@@ -111,6 +111,7 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
     async handle(q, { sql }) {
       const { page, limit, offset } = pageWindow(q.data.page);
       const { categoryId } = q.data;
+      const listing = categoryId ?? ALL_PRODUCTS;
       const [count, range] = await Promise.all([
         categoryId === undefined
           ? sql.get<{ n: number | string | null }>(
@@ -122,24 +123,16 @@ export const catalogReadModelQueries: CatalogQueryHandlers = {
             ),
         // Where a deep page lies: from the last page mark before it to the first one after it,
         // not everything from the listing's first entry.
-        offset >= MARKS_FROM_OFFSET
-          ? pageRange(sql, categoryId ?? ALL_PRODUCTS, offset, limit)
-          : undefined,
+        offset >= MARKS_FROM_OFFSET ? pageRange(sql, listing, offset, limit) : undefined,
       ]);
-      const where = categoryId === undefined ? 'active = 1' : 'category_id = ? AND active = 1';
-      const read = (bounded: boolean) =>
-        sql.all<ListingRow>(
-          `SELECT ${DOC} FROM rm_catalog_products WHERE ${where}
-             ${range ? 'AND (name, id) >= (?, ?)' : ''}${bounded ? ' AND (name, id) < (?, ?)' : ''}
+      const read = (bounded: boolean) => {
+        const part = pageWhere(listing, offset, range, bounded);
+        return sql.all<ListingRow>(
+          `SELECT ${DOC} FROM rm_catalog_products WHERE ${part.where}
            ORDER BY name, id LIMIT ? OFFSET ?`,
-          [
-            ...(categoryId === undefined ? [] : [categoryId]),
-            ...(range ? [range.name, range.id] : []),
-            ...(bounded && range?.end ? [range.end.name, range.end.id] : []),
-            limit,
-            range ? range.skip : offset,
-          ],
+          [...part.params, limit, part.skip],
         );
+      };
       let rows = await read(range?.end !== undefined);
       // The marks were read in a snapshot of their own: if products left the page's stretches
       // since, the bound cut the page short. It reads on past the bound then.
