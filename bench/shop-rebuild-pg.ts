@@ -45,6 +45,11 @@ export async function postgresRebuildStack(
     log: log.log,
     store: mapReadStore(read, (db) => ({ sql: pgSql(db, { prepare: true }), fullText })),
     reader: { sql: pgSql(read.readOnly()), fullText },
+    // As SQLite's settle: what the live build (or the ceiling's replay, or the last rebuild) left
+    // dirty is written out before "before" is measured (a checkpoint is cluster-wide).
+    async settle() {
+      await read.pool.query('CHECKPOINT');
+    },
     async close() {
       await read.close();
       await log.close();

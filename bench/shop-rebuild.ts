@@ -67,7 +67,7 @@ export interface RebuildStack {
   readonly store: ReadStore<ProjectionDb>;
   /** A read-only handle on the read DB for the queries. */
   readonly reader: ProjectionDb;
-  /** Checkpoints the read DB's WAL and waits for the writes so far to reach the disk (SQLite). */
+  /** Writes out what the last build left dirty (SQLite: checkpoints the WAL and syncs; PostgreSQL: CHECKPOINT). */
   readonly settle?: () => Promise<void>;
   /** The projector on a thread of its own (as `serve` runs it on SQLite), else on this one. */
   readonly onThread?: (batchSize: number) => RebuildDriver;
@@ -207,6 +207,7 @@ export async function catalogRebuild(
     let switchStart: number | undefined;
     let done = false;
     const started = performance.now();
+    const startedAt = new Date();
     let finished = started;
     const phases: [string, number][] = [];
     const rebuilt = driver
@@ -226,7 +227,9 @@ export async function catalogRebuild(
     // BENCH_REBUILD_TRACE=1: when the rebuild's phases began and the slowest queries were due.
     if (trace) {
       const ms = (t: number) => `${(t - started).toFixed(0)} ms`;
-      console.log(`phases: ${phases.map(([p, t]) => `${p} at ${ms(t)}`).join(', ')}`);
+      console.log(
+        `rebuild began ${startedAt.toISOString()}; phases: ${phases.map(([p, t]) => `${p} at ${ms(t)}`).join(', ')}`,
+      );
       console.log(`finished at ${ms(finished)}`);
       const slowest = [...during].sort((a, b) => b[1] - a[1]).slice(0, 25);
       for (const [t, d] of slowest.sort((a, b) => a[0] - b[0]))

@@ -146,6 +146,13 @@ export interface ReadTables {
   deferIndexes?(tables: readonly string[], keep: readonly string[]): Promise<string[]>;
   /** Runs the statements `deferIndexes` returned. */
   createIndexes?(statements: readonly string[]): Promise<void>;
+  /**
+   * Gathers the query planner's statistics on these tables (PostgreSQL's `ANALYZE`): the
+   * projector asks once a live copy it filled from position 0 has caught up. Until then (or until
+   * autovacuum, where it runs, gets round to them) the planner guesses, and on a large table it
+   * guesses badly. A store whose planner keeps no statistics has no need of it.
+   */
+  analyze?(tables: readonly string[]): Promise<void>;
 }
 
 /** One transaction on the read DB: the projection's changes and its checkpoint commit together. */

@@ -97,6 +97,8 @@ interface Runner<H> {
   switchRequested: boolean;
   /** Events applied since start. */
   applied: number;
+  /** The live copy is being filled from position 0: its tables are analysed once it is live. */
+  filling: boolean;
   /** When the last batch was read (performance.now()), for `coalesceMs`. */
   lastReadAt: number;
 }
@@ -137,6 +139,7 @@ export class Projector<H> implements ProgressSource {
         job: undefined,
         switchRequested: false,
         applied: 0,
+        filling: false,
         lastReadAt: Number.NEGATIVE_INFINITY,
       });
     }
@@ -215,6 +218,7 @@ export class Projector<H> implements ProgressSource {
       return;
     }
     runner.position = checkpoint?.position ?? 0n;
+    runner.filling = runner.position === 0n;
     runner.failure = checkpoint?.failure;
     runner.state = checkpoint?.status === 'failed' ? 'failed' : 'catching_up';
   }
@@ -278,6 +282,7 @@ export class Projector<H> implements ProgressSource {
           runner.state = 'live';
           this.emit();
         }
+        await this.analyzeFilled(runner);
         await this.sleepUntilWoken(runner, this.options.pollMs ?? 1000);
         continue;
       }
@@ -302,6 +307,7 @@ export class Projector<H> implements ProgressSource {
         // A short batch reached the head the read saw: the projection is live.
         runner.state = read.events.length < limit ? 'live' : 'catching_up';
         this.emit();
+        if (runner.state === 'live') await this.analyzeFilled(runner);
       } catch (error) {
         if (error instanceof CheckpointConflict) {
           // Another projector moved the checkpoint (this one lost its lease, or two run by
@@ -317,6 +323,29 @@ export class Projector<H> implements ProgressSource {
         await this.onFailure(runner, read.events[0], error);
       }
       await yieldToIo();
+    }
+  }
+
+  /**
+   * Once a live copy filled from position 0 has caught up: the store gathers its tables'
+   * planner statistics (a table filled from nothing has none, and autovacuum may be off or
+   * late), as a blue/green copy's are gathered before its switch. Best effort: a failure leaves
+   * the planner guessing, as before, and the projection goes on.
+   */
+  private async analyzeFilled(runner: Runner<H>): Promise<void> {
+    if (!runner.filling) return;
+    runner.filling = false;
+    if (runner.applied === 0 || !this.tablesSupported) return;
+    const tables = declaredTables(runner.projection).map((t) => t.name);
+    try {
+      await this.options.store.transact(async (tx) => {
+        const ops = tx.tables;
+        if (!ops?.analyze || tables.length === 0) return;
+        const existing = new Set(await ops.list());
+        await ops.analyze(tables.filter((t) => existing.has(t)));
+      });
+    } catch (error) {
+      this.options.onError?.(runner.projection.name, error, 0);
     }
   }
 
@@ -567,6 +596,7 @@ export class Projector<H> implements ProgressSource {
       names ? { names } : {},
     );
     runner.position = 0n;
+    runner.filling = true;
     runner.state = 'catching_up';
     runner.failure = undefined;
     runner.attempts = 0;

@@ -1,6 +1,8 @@
 // A copy built from position 0 keeps only the indexes its projection reads while applying
 // (`buildIndexes`); the others are created once it has caught up, under the copy's names. On
-// PostgreSQL the copy's tables are analysed then too (the planner has statistics at the switch).
+// PostgreSQL the copy's tables are analysed then too (the planner has statistics at the switch),
+// and they are UNLOGGED while built (no WAL for their many row versions), LOGGED before the
+// indexes are built. A live copy filled from position 0 is analysed once it has caught up.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,12 +50,18 @@ const ALL = [
   'rm_catalog_products_by_update__g7',
 ];
 
-/** A read store, the secondary indexes of the copy's tables, and which of them were analysed. */
+/**
+ * A read store, the secondary indexes of the copy's tables, which of its tables (those named
+ * like `like`, default the copy's) were analysed, and which are unlogged.
+ */
 interface Stack {
   readonly store: ReadStore<ProjectionDb>;
   indexes(): Promise<string[]>;
-  analysed(): Promise<string[]>;
+  analysed(like?: string): Promise<string[]>;
+  unlogged(): Promise<string[]>;
 }
+
+const COPY_LIKE = 'rm_catalog_%__g7';
 
 async function sqliteStack(dir: string): Promise<Stack> {
   const read = new SqliteReadStore({ path: join(dir, 'read.db') });
@@ -68,6 +76,7 @@ async function sqliteStack(dir: string): Promise<Stack> {
         .pluck()
         .all() as string[],
     analysed: async () => [],
+    unlogged: async () => [],
   };
 }
 
@@ -85,9 +94,13 @@ async function postgresStack(): Promise<Stack> {
               WHERE tablename LIKE 'rm_catalog_%__g7' AND indexname NOT LIKE '%_pkey'
               ORDER BY indexname`),
     // reltuples is -1 until a table is first analysed (or vacuumed).
-    analysed: () =>
+    analysed: (like = COPY_LIKE) =>
       names(`SELECT relname AS name FROM pg_class
-              WHERE relname LIKE 'rm_catalog_%__g7' AND relkind = 'r' AND reltuples >= 0
+              WHERE relname LIKE '${like}' AND relkind = 'r' AND reltuples >= 0
+              ORDER BY relname`),
+    unlogged: () =>
+      names(`SELECT relname AS name FROM pg_class
+              WHERE relname LIKE '${COPY_LIKE}' AND relkind = 'r' AND relpersistence = 'u'
               ORDER BY relname`),
   };
 }
@@ -131,13 +144,36 @@ for (const { name, open, analyses, skip } of stacks) {
         await copy.create(['g']);
         expect(await stack.indexes()).toEqual(kept);
         expect(await stack.analysed()).toEqual([]);
+        const deferring = analyses && kept.length === 0;
+        expect(await stack.unlogged()).toEqual(deferring ? COPY_TABLES : []);
+        await log.append('catalog', catalogEvents(0));
         await copy.catchUp();
+        expect(await stack.unlogged()).toEqual(deferring ? COPY_TABLES : []);
         await copy.buildIndexes();
         expect(await stack.indexes()).toEqual(ALL);
-        // Analysed along with the deferred indexes (a copy that defers none is left to autovacuum).
-        expect(await stack.analysed()).toEqual(analyses && kept.length === 0 ? COPY_TABLES : []);
+        // Logged again, and analysed, along with the deferred indexes (a copy that defers none
+        // is left to autovacuum).
+        expect(await stack.unlogged()).toEqual([]);
+        expect(await stack.analysed()).toEqual(deferring ? COPY_TABLES : []);
       },
     );
+
+    it('analyses the live tables a projector filled from position 0, once caught up', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tworooms-analyse-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const log = new SqliteEventStore({ path: join(dir, 'write.db') });
+      cleanups.push(() => log.close());
+      const stack = await open(dir);
+      await log.append('catalog', catalogEvents(0));
+      const p = projector({ log, store: stack.store, projections: [catalogProjection] });
+      cleanups.push(() => p.stop());
+      await p.start();
+      await p.catchUp();
+      // Live tables (no copy suffix); the statistics are gathered as the projection goes live.
+      await expect
+        .poll(() => stack.analysed('rm_catalog_%'))
+        .toEqual(analyses ? COPY_TABLES.map((t) => t.replace('__g7', '')) : []);
+    });
 
     it('derives the page marks once a copy is built, keeps them live after, and verify checks them', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'tworooms-marks-'));

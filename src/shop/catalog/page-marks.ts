@@ -165,40 +165,57 @@ export async function leaveListing(
 
 /** Most rows per INSERT when deriving the marks. */
 const ROWS_PER_INSERT = 128;
+/** Entries a derivation reads at a time; the event loop serves what waits between reads. */
+const KEYS_PER_READ = 4096;
+
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Derives every listing's marks from the products as they are (a rebuilt copy's `finishBuild`):
- * one ordered pass over all active products, one over each category's.
+ * one ordered pass over all active products, one over each category's, each read a few
+ * thousand entries at a time (a process serving queries beside it is never held up for long).
  */
-export async function derivePageMarks(sql: Sql, every: number): Promise<void> {
+export async function derivePageMarks(
+  sql: Sql,
+  every: number,
+  keysPerRead = KEYS_PER_READ,
+): Promise<void> {
   await sql.run('DELETE FROM rm_catalog_page_marks');
   const marks: unknown[] = [];
-  const emit = (listing: string, keys: readonly { name: string; id: string }[]) => {
-    if (keys.length === 0) return;
-    marks.push(listing, '', '', 0); // the head
-    let open = marks.length - 1; // the index in `marks` of the open stretch's count
-    for (const k of keys) {
-      if (isMark(k.id, every)) {
-        marks.push(listing, k.name, k.id, 0);
+  const derive = async (listing: string) => {
+    const [where, params] = entries(listing);
+    let open = -1; // the index in `marks` of the open stretch's count (none before the head)
+    let after: [string, string] | undefined;
+    for (;;) {
+      const keys = await sql.all<{ name: string; id: string }>(
+        `SELECT name, id FROM rm_catalog_products WHERE ${where}${after ? ' AND (name, id) > (?, ?)' : ''}
+          ORDER BY name, id LIMIT ${keysPerRead}`,
+        after ? [...params, ...after] : params,
+      );
+      if (keys.length > 0 && open < 0) {
+        marks.push(listing, '', '', 0); // the head
         open = marks.length - 1;
       }
-      marks[open] = (marks[open] as number) + 1;
+      for (const k of keys) {
+        if (isMark(k.id, every)) {
+          marks.push(listing, k.name, k.id, 0);
+          open = marks.length - 1;
+        }
+        marks[open] = (marks[open] as number) + 1;
+      }
+      if (keys.length < keysPerRead) return;
+      const last = keys[keys.length - 1]!;
+      after = [last.name, last.id];
+      await yieldToIo();
     }
   };
-  const keys = (listing: string) => {
-    const [where, params] = entries(listing);
-    return sql.all<{ name: string; id: string }>(
-      `SELECT name, id FROM rm_catalog_products WHERE ${where} ORDER BY name, id`,
-      params,
-    );
-  };
-  emit(ALL_PRODUCTS, await keys(ALL_PRODUCTS));
+  await derive(ALL_PRODUCTS);
   // One category at a time, each through its own index range (a single pass in (category, name)
   // order would sort).
   const categories = await sql.all<{ category_id: string }>(
     'SELECT DISTINCT category_id FROM rm_catalog_products',
   );
-  for (const { category_id } of categories) emit(category_id, await keys(category_id));
+  for (const { category_id } of categories) await derive(category_id);
   for (let i = 0; i < marks.length; i += ROWS_PER_INSERT * 4) {
     const chunk = marks.slice(i, i + ROWS_PER_INSERT * 4);
     const rows = Array.from({ length: chunk.length / 4 }, () => '(?, ?, ?, ?)').join(', ');
