@@ -1,3 +1,4 @@
+import { Console } from 'node:console';
 import { SingleBar } from 'cli-progress';
 import type { Config } from '../config.js';
 import { projector } from '../core/index.js';
@@ -17,22 +18,34 @@ interface Progress {
   error?: string;
 }
 
-const time = (s: number | undefined) =>
-  s === undefined
-    ? '?'
-    : s < 60
-      ? `${Math.ceil(s)}s`
-      : `${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`;
+/** Seconds rounded up once, then split (119.5 s is 2m0s, not 1m60s). */
+const time = (s: number | undefined) => {
+  if (s === undefined) return '?';
+  const t = Math.ceil(s);
+  return t < 60 ? `${t}s` : `${Math.floor(t / 60)}m${t % 60}s`;
+};
+
+/** Where the progress view writes, and its clock (tests pass their own). */
+export interface ProgressOutput {
+  readonly stream: NodeJS.WritableStream & { readonly isTTY?: boolean };
+  readonly now: () => number;
+}
 
 /** A bar on a terminal (events done, events/s, time left); a line every few seconds otherwise. */
-function progressView(name: string) {
-  const tty = process.stderr.isTTY;
+export function progressView(
+  name: string,
+  { stream, now }: ProgressOutput = { stream: process.stderr, now: Date.now },
+) {
+  const tty = stream.isTTY;
   const bar = tty
     ? new SingleBar({
         format: ` ${name} |{bar}| {percentage}% position {value}/{total} · {events} events · {rate} events/s · {left} left`,
         hideCursor: true,
+        stream,
       })
     : undefined;
+  // Lines go out as console.error writes them (write errors such as EPIPE are ignored).
+  const lines = stream === process.stderr ? console : new Console(stream, stream);
   let started = false;
   let lastLine = 0;
   return {
@@ -48,9 +61,9 @@ function progressView(name: string) {
         started = true;
         bar.setTotal(total);
         bar.update(Number(p.position), payload);
-      } else if (Date.now() - lastLine > 2000) {
-        lastLine = Date.now();
-        console.error(
+      } else if (now() - lastLine > 2000) {
+        lastLine = now();
+        lines.error(
           `${name}: position ${p.position}/${p.headPosition}, ${payload.events} events, ${payload.rate} events/s, ${payload.left} left`,
         );
       }

@@ -1,6 +1,7 @@
 // The projection commands as a user runs them (a child process on the shop's files): verify
-// catches one corrupted row; exit codes; rebuild in-process and through a running server; skip
-// and retry resume a failed projection, and a skip stays on record.
+// catches one corrupted row and counts many while showing a few; exit codes; rebuild in-process
+// and through a running server; skip and retry resume a failed projection (on the files or
+// through the server) while the others go on, and a skip stays on record.
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { onReadDb, type ShopFiles, STACKS, seedCatalog, shopFiles, until } from 
 // Each command is a child process that loads TypeScript through tsx: seconds each on a busy machine.
 const SLOW = { timeout: 180_000 };
 const root = resolve(import.meta.dirname, '../..');
+const others = shopProjections().filter((p) => p.name !== 'catalog');
 let files: ShopFiles | undefined;
 afterEach(async () => {
   await files?.remove();
@@ -68,6 +70,31 @@ describe('tworooms verify', SLOW, () => {
       await shop.close();
     },
   );
+
+  it('counts every differing row but prints at most 5 examples', async () => {
+    files = await shopFiles();
+    const shop = await files.open();
+    const { productIds } = await seedCatalog(shop, 10);
+    await shop.shop.projector?.catchUp();
+    await shop.close();
+    const corrupted = productIds.slice(0, 7); // more than the 5 examples verify keeps
+    await onReadDb(
+      files,
+      `UPDATE rm_catalog_products SET price_cents = 1 WHERE id IN (${corrupted.map((id) => `'${id}'`).join(', ')})`,
+    );
+    const r = await tworooms(files, 'verify', 'catalog');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/: compared [^\n]*\brm_catalog_products 10,/);
+    expect(r.stdout).toContain('7 differing rows, for example:');
+    const shown = [...r.stdout.matchAll(/^ {2}rm_catalog_products \{"id":"([^"]+)"\}$/gm)].map(
+      (m) => m[1],
+    );
+    expect(shown).toHaveLength(5);
+    expect(new Set(shown).size).toBe(5);
+    for (const id of shown) expect(corrupted).toContain(id);
+    expect(r.stdout.match(/^ {4}live: +\{[^\n]*"price_cents":1,/gm)).toHaveLength(5);
+    expect(r.stdout.match(/^ {4}rebuilt: /gm)).toHaveLength(5);
+  });
 
   it('answers bad input with a one-line error and exit code 2', async () => {
     files = await shopFiles();
@@ -133,7 +160,7 @@ describe('failures: skip and retry', SLOW, () => {
     };
     const projections = [failing, ...shopProjections().filter((p) => p.name !== 'catalog')];
     let shop = await files.open({ projections });
-    const { productIds } = await seedCatalog(shop, 3);
+    const { categoryId, productIds } = await seedCatalog(shop, 3);
     const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 666 });
     await shop.call('PUT', `/api/products/${productIds[1]}/price`, { priceCents: 777 });
     const catalog = async () =>
@@ -147,6 +174,34 @@ describe('failures: skip and retry', SLOW, () => {
       error: 'the price of the beast',
       attempts: 5,
     });
+
+    // The others go on meanwhile: a product added after the failure is applied by search (and
+    // search, orders and carts reach the head) while catalog stays stopped before the poison.
+    const late = await shop.call('POST', '/api/products', {
+      sku: 'SKU-LATE',
+      name: 'Oolong',
+      description: 'Added while the catalog is failed',
+      categoryId,
+      priceCents: 900,
+    });
+    expect(late.status).toBe(201);
+    type Status = { name: string; status: string; position: string; headPosition: string };
+    const statuses = async (): Promise<Status[]> =>
+      (await shop.call('GET', '/api/admin/projections')).body;
+    const goneOn = (s: Status) =>
+      s.status === 'live' &&
+      s.position === s.headPosition &&
+      BigInt(s.position) >= BigInt(late.body.position);
+    await until(async () => (await statuses()).filter((s) => s.name !== 'catalog').every(goneOn));
+    const all = await statuses();
+    expect(all.map((s) => s.name)).toEqual(['catalog', 'search', 'orders', 'carts']);
+    for (const s of all.filter((s) => s.name !== 'catalog'))
+      expect(s).toMatchObject({ status: 'live', position: s.headPosition, lag: '0' });
+    expect(all[0]).toMatchObject({ status: 'failed', failure: { position: bad.body.position } });
+    expect(BigInt(all[0]!.position)).toBeLessThan(BigInt(bad.body.position));
+    // The search index has the new product (its listing waits for the catalog).
+    expect((await shop.call('GET', '/api/search?q=oolong')).body.total).toBe(1);
+
     const wrong = await shop.call('POST', '/api/admin/projections/catalog/skip', { position: '1' });
     expect(wrong.status).toBe(400);
     const skipped = await shop.call('POST', '/api/admin/projections/catalog/skip', {
@@ -209,5 +264,112 @@ describe('failures: skip and retry', SLOW, () => {
     expect(skip).toMatchObject({ code: 0 });
     expect((await tworooms(files, 'projections')).stdout).toContain('catalog: live');
     expect((await tworooms(files, 'retry', 'catalog')).code).toBe(2); // not failed any more
+  });
+
+  it('retry on the files resumes a failed projection once its fix is deployed', async () => {
+    files = await shopFiles();
+    // A bug: this catalog cannot apply any price change. The fix is the shop's own catalog,
+    // deployed by opening the shop again with it; retry, run on the files while no server runs,
+    // only clears the failure: the projector of the fixed shop applies the event.
+    const buggy = {
+      ...catalogProjection,
+      apply(
+        events: readonly RecordedEvent<ShopEvent>[],
+        db: Parameters<typeof catalogProjection.apply>[1],
+      ) {
+        if (events.some((e) => e.type === 'ProductPriceUpdated')) throw new Error('boom');
+        return catalogProjection.apply(events, db);
+      },
+    };
+    let shop = await files.open({ projections: [buggy, ...others] });
+    const { productIds } = await seedCatalog(shop, 2);
+    const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 5 });
+    const next = await shop.call('PUT', `/api/products/${productIds[1]}/price`, { priceCents: 6 });
+    await until(async () => shop.shop.projector?.isFailed('catalog') ?? false);
+    await shop.close();
+
+    const retry = await tworooms(files, 'retry', 'catalog');
+    expect(retry).toMatchObject({ code: 0, stdout: 'catalog: retrying its failing event\n' });
+    const waiting = (await tworooms(files, 'projections')).stdout;
+    const at = /catalog: catching up · version 3 · generation 0 · position (\d+) · lag [1-9]/.exec(
+      waiting,
+    );
+    expect(at, waiting).not.toBeNull();
+    expect(BigInt(at![1]!)).toBeLessThan(BigInt(bad.body.position)); // not applied by the CLI
+    expect(waiting).not.toContain('failed at position');
+
+    shop = await files.open(); // the fixed catalog
+    const catalog = async () =>
+      (await shop.call('GET', '/api/admin/projections')).body.find(
+        (s: { name: string }) => s.name === 'catalog',
+      );
+    await until(async () => {
+      const c = await catalog();
+      return c.status === 'live' && BigInt(c.position) >= BigInt(next.body.position);
+    });
+    expect(await catalog()).not.toHaveProperty('failure');
+    expect((await shop.call('GET', `/api/products/${productIds[0]}`)).body.priceCents).toBe(5);
+    expect((await shop.call('GET', `/api/products/${productIds[1]}`)).body.priceCents).toBe(6);
+    await shop.close();
+    const live = (await tworooms(files, 'projections')).stdout;
+    expect(live).toMatch(
+      new RegExp(
+        `catalog: live · version 3 · generation 0 · position ${next.body.position} · lag 0`,
+      ),
+    );
+  });
+
+  it('retry --url resumes a projection whose failure has passed, in the server that runs it', async () => {
+    files = await shopFiles();
+    // A transient fault (a dependency down, a disk full): every attempt fails until it has
+    // passed. The projection stays failed after that until an operator retries.
+    let down = true;
+    const flaky = {
+      ...catalogProjection,
+      apply(
+        events: readonly RecordedEvent<ShopEvent>[],
+        db: Parameters<typeof catalogProjection.apply>[1],
+      ) {
+        if (down && events.some((e) => e.type === 'ProductPriceUpdated'))
+          throw new Error('disk full');
+        return catalogProjection.apply(events, db);
+      },
+    };
+    const shop = await files.open({ projections: [flaky, ...others] });
+    await shop.shop.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = shop.shop.app.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const { productIds } = await seedCatalog(shop, 2);
+    const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 5 });
+    const catalog = async () =>
+      (await shop.call('GET', '/api/admin/projections')).body.find(
+        (s: { name: string }) => s.name === 'catalog',
+      );
+    await until(async () => (await catalog()).status === 'failed');
+    down = false;
+    // The fault passing resumes nothing by itself, nor does a new event: the others apply it,
+    // catalog stays failed before the event it failed on.
+    const renamed = await shop.call('PATCH', `/api/products/${productIds[1]}`, { name: 'Sencha' });
+    expect(renamed.status).toBe(200);
+    const search = async () =>
+      (await shop.call('GET', '/api/admin/projections')).body.find(
+        (s: { name: string }) => s.name === 'search',
+      );
+    await until(async () => BigInt((await search()).position) >= BigInt(renamed.body.position));
+    expect(await catalog()).toMatchObject({
+      status: 'failed',
+      failure: { position: bad.body.position },
+    });
+    expect(BigInt((await catalog()).position)).toBeLessThan(BigInt(bad.body.position));
+
+    const retry = await tworooms(files, 'retry', 'catalog', '--url', url);
+    expect(retry).toMatchObject({ code: 0, stdout: 'catalog: retrying its failing event\n' });
+    await until(async () => {
+      const c = await catalog();
+      return c.status === 'live' && BigInt(c.position) >= BigInt(bad.body.position);
+    });
+    expect(await catalog()).not.toHaveProperty('failure');
+    expect((await shop.call('GET', `/api/products/${productIds[0]}`)).body.priceCents).toBe(5);
+    await shop.close();
   });
 });
