@@ -39,6 +39,7 @@ const valued = new Set([
   '--variants',
   '--query-rate',
   '--pg-query-rate',
+  '--pg-rounds',
 ]);
 const names = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1] ?? ''));
 const flags = args.filter((a) => !names.includes(a));
