@@ -154,11 +154,13 @@ export class Projector<H> implements ProgressSource {
       await this.restore(runner, checkpoints.get(runner.projection.name));
       if (this.blueGreen(runner.projection.name) && !runner.paused) {
         // A rebuild this process did not finish (a crash, a stop): its copy starts over next time.
+        // A verify's scratch copy goes too (a verify running meanwhile in another process then
+        // fails, saying so, rather than compare nothing).
         await store.transact(async (tx) => {
           await dropCopies(
             tx,
             namesOf(runner.projection as Projection<Event, unknown>, '', '').tables,
-            ['g', 'old'],
+            ['g', 'old', 'v'],
           );
           await tx.tables?.deleteCheckpoint(rebuildCheckpointName(runner.projection.name));
         });

@@ -43,7 +43,7 @@ export async function dropCopies(
   kinds: readonly string[],
 ): Promise<void> {
   const ops = tx.tables;
-  if (!ops) return;
+  if (!ops || kinds.length === 0) return;
   const existing = await ops.list();
   for (const t of tables) {
     const leftover = new RegExp(`^${t}__(${kinds.join('|')})\\d+$`);

@@ -2,7 +2,7 @@ import { coreError } from './errors.js';
 import type { EventLog } from './event-log.js';
 import type { Event } from './messages.js';
 import type { Projection, ReadStore } from './projection.js';
-import { declaredTables, dropCopies, namesOf, TableCopy } from './table-copy.js';
+import { declaredTables, namesOf, TableCopy } from './table-copy.js';
 
 /** One key whose rows differ: the live row and the rebuilt one (undefined where missing). */
 export interface RowDifference {
@@ -114,7 +114,9 @@ export async function verifyProjection<H>(options: VerifyOptions<H>): Promise<Ve
     skipped: new Set((first.skipped ?? []).map((k) => k.position)),
   });
   try {
-    await copy.create(['v']);
+    // Other scratch copies are left alone: another verify of this projection may be running (a
+    // crash's leftovers go when the projector next starts).
+    await copy.create([]);
     // Chase the live copy until the gap is small enough for the final transaction.
     let target = first.position;
     for (let round = 0; round < 20; round++) {
@@ -135,7 +137,15 @@ export async function verifyProjection<H>(options: VerifyOptions<H>): Promise<Ve
         const rows: Record<string, number> = {};
         const differences: RowDifference[] = [];
         for (const t of tables) {
-          if (t.internal || !existing.has(t.name + suffix)) continue;
+          if (t.internal) continue;
+          if (!existing.has(t.name + suffix)) {
+            // A declared table this store's setup does not create has no copy, nor a live one.
+            if (!existing.has(t.name)) continue;
+            throw coreError(
+              'CONCURRENCY_CONFLICT',
+              `The scratch copy of ${t.name} vanished while verify ran (a projector starting drops leftover copies): run verify again.`,
+            );
+          }
           const a = existing.has(t.name) ? await ops.rows(t.name) : [];
           rows[t.name] = a.length;
           differences.push(...diffRows(t.name, a, await ops.rows(t.name + suffix), t.key));
@@ -151,6 +161,12 @@ export async function verifyProjection<H>(options: VerifyOptions<H>): Promise<Ve
       { names },
     );
   } finally {
-    await store.transact((tx) => dropCopies(tx, names.tables, ['v']));
+    // This verify's copy only.
+    await store.transact(async (tx) => {
+      const ops = tx.tables;
+      if (!ops) return;
+      const existing = new Set(await ops.list());
+      for (const t of names.tables) if (existing.has(t + suffix)) await ops.drop(t + suffix);
+    });
   }
 }

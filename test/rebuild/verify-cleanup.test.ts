@@ -141,3 +141,54 @@ describe.each(STACKS)('verify leaves no scratch table behind (%s)', (stack) => {
     expect(await schema(files)).toEqual(before);
   });
 });
+
+describe.each(STACKS)('verify beside another verify (%s)', (stack) => {
+  it('two verifies of one projection at once each find the difference, and leave nothing', async () => {
+    files = await shopFiles(stack);
+    const { productIds } = await seeded(files);
+    const before = await schema(files);
+    await onReadDb(files, `DELETE FROM rm_search_products WHERE id = '${productIds[4]}'`);
+    const search = shopProjections().find((p) => p.name === 'search')!;
+    // Each drops only its own scratch copy (they used to drop each other's as leftovers). One
+    // set of stores: their transactions interleave batch by batch (two SQLite connections in
+    // one thread would wait on each other's locks synchronously).
+    const stores = await openShopStores(files.config);
+    try {
+      const once = (onProgress?: () => void) =>
+        verifyProjection({
+          log: stores.write.log,
+          store: stores.store,
+          projection: search,
+          batchSize: 4,
+          ...(onProgress ? { onProgress } : {}),
+        });
+      // The second starts once the first has its scratch copy (and some batches in it).
+      let second: ReturnType<typeof once> | undefined;
+      const first = once(() => {
+        second ??= once();
+      });
+      const reports = [await first, await second];
+      expect(reports.map((r) => r?.differing)).toEqual([1, 1]);
+    } finally {
+      await stores.close();
+    }
+    expect(await schema(files)).toEqual(before);
+  });
+
+  it('fails, saying so, when its scratch copy vanished, rather than compare nothing', async () => {
+    files = await shopFiles(stack);
+    const { productIds } = await seeded(files);
+    await onReadDb(files, `DELETE FROM rm_search_products WHERE id = '${productIds[4]}'`);
+    const search = shopProjections().find((p) => p.name === 'search')!;
+    // As a projector starting in another process would: the scratch copy of one table is
+    // dropped under the verify once it has caught up (here in the final transaction, by the
+    // copy's own finishBuild, through the copy's names).
+    const losesItsCopy = {
+      ...search,
+      finishBuild: (db: ProjectionDb) => db.sql.exec('DROP TABLE rm_search_products'),
+    };
+    await expect(verify(files, losesItsCopy)).rejects.toThrow(
+      /scratch copy of rm_search_products vanished/,
+    );
+  });
+});
