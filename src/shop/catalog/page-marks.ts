@@ -9,6 +9,7 @@
 // at most a mark's stretch of the listing's index, instead of everything before the page.
 
 import type { Sql } from '../../core/sql.js';
+import { yieldToIo } from '../../core/table-copy.js';
 
 export const PAGE_MARKS_SETUP = `
   -- listing: '' for all active products, else a category id. One row per mark of the listing
@@ -167,8 +168,6 @@ export async function leaveListing(
 const ROWS_PER_INSERT = 128;
 /** Entries a derivation reads at a time; the event loop serves what waits between reads. */
 const KEYS_PER_READ = 4096;
-
-const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Derives every listing's marks from the products as they are (a rebuilt copy's `finishBuild`):
