@@ -44,8 +44,8 @@ export function progressView(
         stream,
       })
     : undefined;
-  // Lines go out as console.error writes them (write errors such as EPIPE are ignored).
-  const lines = stream === process.stderr ? console : new Console(stream, stream);
+  // Written as console.error writes (write errors such as EPIPE are ignored).
+  const lines = new Console(stream, stream);
   let started = false;
   let lastLine = 0;
   return {

@@ -150,7 +150,8 @@ export interface ReadTables {
    * Gathers the query planner's statistics on these tables (PostgreSQL's `ANALYZE`): the
    * projector asks once a live copy it filled from position 0 has caught up. Until then (or until
    * autovacuum, where it runs, gets round to them) the planner guesses, and on a large table it
-   * guesses badly. A store whose planner keeps no statistics has no need of it.
+   * guesses badly. Tables it does not have are skipped. A store whose planner keeps no
+   * statistics has no need of it.
    */
   analyze?(tables: readonly string[]): Promise<void>;
 }

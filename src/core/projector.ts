@@ -340,12 +340,7 @@ export class Projector<H> implements ProgressSource {
     if (runner.applied === 0 || !this.tablesSupported) return;
     const tables = declaredTables(runner.projection).map((t) => t.name);
     try {
-      await this.options.store.transact(async (tx) => {
-        const ops = tx.tables;
-        if (!ops?.analyze || tables.length === 0) return;
-        const existing = new Set(await ops.list());
-        await ops.analyze(tables.filter((t) => existing.has(t)));
-      });
+      await this.options.store.transact(async (tx) => tx.tables?.analyze?.(tables));
     } catch (error) {
       this.options.onError?.(runner.projection.name, error, 0);
     }

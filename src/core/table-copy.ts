@@ -132,6 +132,18 @@ export class TableCopy<H> {
     this.finished = true;
   }
 
+  /** Drops this copy's tables (those it has), and only this copy's. */
+  async drop(): Promise<void> {
+    const { store, names } = this.options;
+    await store.transact(async (tx) => {
+      const ops = tx.tables;
+      if (!ops) return;
+      const existing = new Set(await ops.list());
+      for (const t of names.tables)
+        if (existing.has(t + names.tableSuffix)) await ops.drop(t + names.tableSuffix);
+    });
+  }
+
   /** Applies batches, each in its own transaction, until the log (or `target`) is reached. */
   async catchUp(target?: bigint, stopped: () => boolean = () => false): Promise<void> {
     const { store, names } = this.options;

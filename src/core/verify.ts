@@ -161,12 +161,6 @@ export async function verifyProjection<H>(options: VerifyOptions<H>): Promise<Ve
       { names },
     );
   } finally {
-    // This verify's copy only.
-    await store.transact(async (tx) => {
-      const ops = tx.tables;
-      if (!ops) return;
-      const existing = new Set(await ops.list());
-      for (const t of names.tables) if (existing.has(t + suffix)) await ops.drop(t + suffix);
-    });
+    await copy.drop(); // this verify's copy only
   }
 }

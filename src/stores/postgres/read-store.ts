@@ -99,6 +99,17 @@ const SWITCH_LOCK_ATTEMPTS = 200;
  *   const readStore = await PostgresReadStore.open({ connectionString: 'postgres://…/shop_read' });
  *   const answer = await pgSql(readStore.readOnly()).all('SELECT * FROM catalog_items LIMIT 24');
  */
+/** Which of `tables` exist in the current schema, in name order. */
+async function existingTables(client: pg.PoolClient, tables: readonly string[]) {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT relname AS name FROM pg_class
+      WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'
+        AND relname = ANY($1) ORDER BY relname`,
+    [tables],
+  );
+  return rows.map((r) => r.name);
+}
+
 export class PostgresReadStore implements ReadStore<pg.PoolClient> {
   readonly pool: pg.Pool;
   private readonly reader: pg.Pool;
@@ -193,14 +204,7 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
           await client.query(`DROP INDEX ${quote(r.name)}`);
           indexes.push(r.sql);
         }
-        const existing = (
-          await client.query<{ name: string }>(
-            `SELECT relname AS name FROM pg_class
-              WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'
-                AND relname = ANY($1) ORDER BY relname`,
-            [tables],
-          )
-        ).rows.map((t) => quote(t.name));
+        const existing = (await existingTables(client, tables)).map(quote);
         // Built UNLOGGED: the copy's many row versions (a product is rewritten by each of its
         // events) then write no WAL, nor the full-page images each checkpoint asks for again;
         // SET LOGGED writes each table to the WAL once, before its indexes are built. Nothing is
@@ -215,7 +219,8 @@ export class PostgresReadStore implements ReadStore<pg.PoolClient> {
         ];
       },
       analyze: async (tables) => {
-        for (const t of tables) await client.query(`ANALYZE ${quote(t)}`);
+        for (const t of await existingTables(client, tables))
+          await client.query(`ANALYZE ${quote(t)}`);
       },
       createIndexes: async (statements) => {
         // One process per index build (no parallel workers): the build is background work and
