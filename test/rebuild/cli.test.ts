@@ -5,11 +5,18 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RecordedEvent } from '../../src/core/index.js';
-import { catalogProjection } from '../../src/shop/catalog/projection.js';
-import type { ShopEvent } from '../../src/shop/events.js';
 import { shopProjections } from '../../src/shop/query-handlers.js';
-import { onReadDb, type ShopFiles, STACKS, seedCatalog, shopFiles, until } from './shop.js';
+import {
+  catalogFailingOn,
+  onReadDb,
+  type ProjectionStatusBody,
+  type ShopFiles,
+  STACKS,
+  seedCatalog,
+  shopFiles,
+  statusOf,
+  until,
+} from './shop.js';
 
 // Each command is a child process that loads TypeScript through tsx: seconds each on a busy machine.
 const SLOW = { timeout: 180_000 };
@@ -146,27 +153,16 @@ describe('failures: skip and retry', SLOW, () => {
   it('stops on a poison event; skip resumes past it and keeps the record; retry resumes', async () => {
     files = await shopFiles();
     let poison = true;
-    const failing = {
-      ...catalogProjection,
-      apply(
-        events: readonly RecordedEvent<ShopEvent>[],
-        db: Parameters<typeof catalogProjection.apply>[1],
-      ) {
-        for (const e of events)
-          if (poison && e.type === 'ProductPriceUpdated' && e.data.priceCents === 666)
-            throw new Error('the price of the beast');
-        return catalogProjection.apply(events, db);
-      },
-    };
+    const failing = catalogFailingOn(
+      (e) => poison && e.type === 'ProductPriceUpdated' && e.data.priceCents === 666,
+      'the price of the beast',
+    );
     const projections = [failing, ...shopProjections().filter((p) => p.name !== 'catalog')];
     let shop = await files.open({ projections });
     const { categoryId, productIds } = await seedCatalog(shop, 3);
     const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 666 });
     await shop.call('PUT', `/api/products/${productIds[1]}/price`, { priceCents: 777 });
-    const catalog = async () =>
-      (await shop.call('GET', '/api/admin/projections')).body.find(
-        (s: { name: string }) => s.name === 'catalog',
-      );
+    const catalog = () => statusOf(shop, 'catalog');
     await until(async () => (await catalog()).status === 'failed');
     expect((await catalog()).failure).toMatchObject({
       position: bad.body.position,
@@ -185,10 +181,9 @@ describe('failures: skip and retry', SLOW, () => {
       priceCents: 900,
     });
     expect(late.status).toBe(201);
-    type Status = { name: string; status: string; position: string; headPosition: string };
-    const statuses = async (): Promise<Status[]> =>
+    const statuses = async (): Promise<ProjectionStatusBody[]> =>
       (await shop.call('GET', '/api/admin/projections')).body;
-    const goneOn = (s: Status) =>
+    const goneOn = (s: ProjectionStatusBody) =>
       s.status === 'live' &&
       s.position === s.headPosition &&
       BigInt(s.position) >= BigInt(late.body.position);
@@ -240,16 +235,7 @@ describe('failures: skip and retry', SLOW, () => {
 
   it('skip and retry work on the files when no server runs', async () => {
     files = await shopFiles();
-    const failing = {
-      ...catalogProjection,
-      apply(
-        events: readonly RecordedEvent<ShopEvent>[],
-        db: Parameters<typeof catalogProjection.apply>[1],
-      ) {
-        if (events.some((e) => e.type === 'ProductPriceUpdated')) throw new Error('boom');
-        return catalogProjection.apply(events, db);
-      },
-    };
+    const failing = catalogFailingOn((e) => e.type === 'ProductPriceUpdated', 'boom');
     const shop = await files.open({
       projections: [failing, ...shopProjections().filter((p) => p.name !== 'catalog')],
     });
@@ -271,16 +257,7 @@ describe('failures: skip and retry', SLOW, () => {
     // A bug: this catalog cannot apply any price change. The fix is the shop's own catalog,
     // deployed by opening the shop again with it; retry, run on the files while no server runs,
     // only clears the failure: the projector of the fixed shop applies the event.
-    const buggy = {
-      ...catalogProjection,
-      apply(
-        events: readonly RecordedEvent<ShopEvent>[],
-        db: Parameters<typeof catalogProjection.apply>[1],
-      ) {
-        if (events.some((e) => e.type === 'ProductPriceUpdated')) throw new Error('boom');
-        return catalogProjection.apply(events, db);
-      },
-    };
+    const buggy = catalogFailingOn((e) => e.type === 'ProductPriceUpdated', 'boom');
     let shop = await files.open({ projections: [buggy, ...others] });
     const { productIds } = await seedCatalog(shop, 2);
     const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 5 });
@@ -299,10 +276,7 @@ describe('failures: skip and retry', SLOW, () => {
     expect(waiting).not.toContain('failed at position');
 
     shop = await files.open(); // the fixed catalog
-    const catalog = async () =>
-      (await shop.call('GET', '/api/admin/projections')).body.find(
-        (s: { name: string }) => s.name === 'catalog',
-      );
+    const catalog = () => statusOf(shop, 'catalog');
     await until(async () => {
       const c = await catalog();
       return c.status === 'live' && BigInt(c.position) >= BigInt(next.body.position);
@@ -324,37 +298,21 @@ describe('failures: skip and retry', SLOW, () => {
     // A transient fault (a dependency down, a disk full): every attempt fails until it has
     // passed. The projection stays failed after that until an operator retries.
     let down = true;
-    const flaky = {
-      ...catalogProjection,
-      apply(
-        events: readonly RecordedEvent<ShopEvent>[],
-        db: Parameters<typeof catalogProjection.apply>[1],
-      ) {
-        if (down && events.some((e) => e.type === 'ProductPriceUpdated'))
-          throw new Error('disk full');
-        return catalogProjection.apply(events, db);
-      },
-    };
+    const flaky = catalogFailingOn((e) => down && e.type === 'ProductPriceUpdated', 'disk full');
     const shop = await files.open({ projections: [flaky, ...others] });
     await shop.shop.app.listen({ port: 0, host: '127.0.0.1' });
     const address = shop.shop.app.server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     const { productIds } = await seedCatalog(shop, 2);
     const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 5 });
-    const catalog = async () =>
-      (await shop.call('GET', '/api/admin/projections')).body.find(
-        (s: { name: string }) => s.name === 'catalog',
-      );
+    const catalog = () => statusOf(shop, 'catalog');
     await until(async () => (await catalog()).status === 'failed');
     down = false;
     // The fault passing resumes nothing by itself, nor does a new event: the others apply it,
     // catalog stays failed before the event it failed on.
     const renamed = await shop.call('PATCH', `/api/products/${productIds[1]}`, { name: 'Sencha' });
     expect(renamed.status).toBe(200);
-    const search = async () =>
-      (await shop.call('GET', '/api/admin/projections')).body.find(
-        (s: { name: string }) => s.name === 'search',
-      );
+    const search = () => statusOf(shop, 'search');
     await until(async () => BigInt((await search()).position) >= BigInt(renamed.body.position));
     expect(await catalog()).toMatchObject({
       status: 'failed',

@@ -7,7 +7,16 @@ import type { RecordedEvent } from '../../src/core/index.js';
 import { catalogProjection } from '../../src/shop/catalog/projection.js';
 import type { ShopEvent } from '../../src/shop/events.js';
 import { shopProjections } from '../../src/shop/query-handlers.js';
-import { type ShopFiles, STACKS, seedCatalog, shopFiles, type TestShop } from './shop.js';
+import {
+  catalogFailingOn,
+  type ProjectionStatusBody,
+  type ShopFiles,
+  STACKS,
+  seedCatalog,
+  shopFiles,
+  statusOf,
+  type TestShop,
+} from './shop.js';
 
 let files: ShopFiles | undefined;
 let open: TestShop | undefined;
@@ -25,30 +34,31 @@ afterEach(async () => {
 const others = shopProjections().filter((p) => p.name !== 'catalog');
 type Apply = Parameters<typeof catalogProjection.apply>;
 
-interface Status {
-  name: string;
-  version: number;
-  position: string;
-  headPosition: string;
-  lag: string;
-  status: string;
-  rebuild?: {
-    generation: number;
-    phase: string;
-    position: string;
-    headPosition: string;
-    events: number;
-    eventsPerSecond: number;
-    secondsLeft?: number;
-  };
+/**
+ * The progress of a copy held after its first batch: that batch's events done, a position
+ * between 0 and the head, a rate and a time left.
+ */
+function heldAfterOneBatch(status: ProjectionStatusBody, batchSize: number) {
+  const progress = status.rebuild!;
+  expect(progress.events).toBe(batchSize); // the first batch, committed; the second is held
+  expect(BigInt(progress.position)).toBeGreaterThan(0n);
+  expect(BigInt(progress.position)).toBeLessThan(BigInt(progress.headPosition));
+  expect(progress.eventsPerSecond).toBeTypeOf('number');
+  expect(progress.eventsPerSecond).toBeGreaterThan(0);
+  expect(progress.secondsLeft).toBeTypeOf('number');
+  expect(progress.secondsLeft).toBeGreaterThanOrEqual(0);
+  return progress;
 }
 
-async function statusOf(shop: TestShop, name: string): Promise<Status> {
-  const r = await shop.call('GET', '/api/admin/projections');
-  expect(r.status).toBe(200);
-  const s = (r.body as Status[]).find((p) => p.name === name);
-  if (!s) throw new Error(`no status for ${name}`);
-  return s;
+/**
+ * The catalog's lag in seconds (the age of the oldest event it has not applied) becomes above 0
+ * and is never more than the time since `sentAt`, when the command it has not applied was sent.
+ */
+async function expectLagSecondsSince(shop: TestShop, sentAt: number): Promise<void> {
+  const lagSeconds = async () =>
+    sample(await scrape(shop), 'tworooms_projection_lag_seconds', 'projection="catalog"');
+  await expect.poll(lagSeconds).toBeGreaterThan(0);
+  expect(await lagSeconds()).toBeLessThanOrEqual((Date.now() - sentAt) / 1000);
 }
 
 async function scrape(shop: TestShop): Promise<string> {
@@ -110,14 +120,7 @@ describe.each(STACKS)('rebuild progress and metrics (%s)', (stack) => {
       status: 'rebuilding',
       rebuild: { phase: 'building', generation: 1, headPosition: mid.headPosition },
     });
-    const progress = mid.rebuild!;
-    expect(progress.events).toBe(batchSize); // the first batch, committed; the second is held
-    expect(BigInt(progress.position)).toBeGreaterThan(0n);
-    expect(BigInt(progress.position)).toBeLessThan(BigInt(progress.headPosition));
-    expect(progress.eventsPerSecond).toBeTypeOf('number');
-    expect(progress.eventsPerSecond).toBeGreaterThan(0);
-    expect(progress.secondsLeft).toBeTypeOf('number');
-    expect(progress.secondsLeft).toBeGreaterThanOrEqual(0);
+    const progress = heldAfterOneBatch(mid, batchSize);
     const lag = BigInt(mid.lag);
     expect(lag).toBeGreaterThan(0n);
     expect(lag).toBe(BigInt(mid.headPosition) - BigInt(mid.position));
@@ -149,17 +152,7 @@ describe.each(STACKS)('rebuild progress and metrics (%s)', (stack) => {
     );
     // Lag in time: the age of the price change the frozen copy has not applied; above 0 as soon
     // as a millisecond has passed, and never more than the time since the command was sent.
-    await expect
-      .poll(async () =>
-        sample(await scrape(shop), 'tworooms_projection_lag_seconds', 'projection="catalog"'),
-      )
-      .toBeGreaterThan(0);
-    const lagSeconds = sample(
-      await scrape(shop),
-      'tworooms_projection_lag_seconds',
-      'projection="catalog"',
-    );
-    expect(lagSeconds).toBeLessThanOrEqual((Date.now() - beforeWrite) / 1000);
+    await expectLagSecondsSince(shop, beforeWrite);
 
     // Released: the copy catches up and switches in; the lag goes with it.
     release?.();
@@ -207,12 +200,7 @@ describe.each(STACKS)('rebuild progress and metrics (%s)', (stack) => {
 
     const mid = await statusOf(shop, 'catalog');
     expect(mid).toMatchObject({ status: 'live', lag: '0', rebuild: { phase: 'building' } });
-    const progress = mid.rebuild!;
-    expect(progress.events).toBe(batchSize);
-    expect(BigInt(progress.position)).toBeGreaterThan(0n);
-    expect(BigInt(progress.position)).toBeLessThan(BigInt(progress.headPosition));
-    expect(progress.eventsPerSecond).toBeGreaterThan(0);
-    expect(progress.secondsLeft).toBeGreaterThanOrEqual(0);
+    const progress = heldAfterOneBatch(mid, batchSize);
     const metrics = await scrape(shop);
     expect(statesOf(metrics, 'catalog')).toEqual(['live']);
     const ratio = sample(
@@ -237,14 +225,10 @@ describe.each(STACKS)('rebuild progress and metrics (%s)', (stack) => {
 
   it('shows a failed projection as failed in /metrics, with the lag it leaves', async () => {
     files = await shopFiles(stack);
-    const failing = {
-      ...catalogProjection,
-      apply(events: readonly RecordedEvent<ShopEvent>[], db: Apply[1], context?: Apply[2]) {
-        if (events.some((e) => e.type === 'ProductPriceUpdated'))
-          throw new Error('a bug in price updates');
-        return catalogProjection.apply(events, db, context);
-      },
-    };
+    const failing = catalogFailingOn(
+      (e) => e.type === 'ProductPriceUpdated',
+      'a bug in price updates',
+    );
     const shop = await files.open({ projections: [failing, ...others] });
     open = shop;
     const { productIds } = await seedCatalog(shop, 2);
@@ -279,16 +263,6 @@ describe.each(STACKS)('rebuild progress and metrics (%s)', (stack) => {
     const lag = Number(status.lag);
     expect(lag).toBeGreaterThan(0);
     expect(sample(metrics, 'tworooms_projection_lag_events', 'projection="catalog"')).toBe(lag);
-    await expect
-      .poll(async () =>
-        sample(await scrape(shop), 'tworooms_projection_lag_seconds', 'projection="catalog"'),
-      )
-      .toBeGreaterThan(0);
-    const lagSeconds = sample(
-      await scrape(shop),
-      'tworooms_projection_lag_seconds',
-      'projection="catalog"',
-    );
-    expect(lagSeconds).toBeLessThanOrEqual((Date.now() - beforeWrite) / 1000);
+    await expectLagSecondsSince(shop, beforeWrite);
   });
 });

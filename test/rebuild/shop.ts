@@ -6,9 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import type { Static } from 'typebox';
 import { type Config, loadConfig } from '../../src/config.js';
-import type { Projection } from '../../src/core/index.js';
+import type { Projection, RecordedEvent } from '../../src/core/index.js';
+import type { ProjectionStatus } from '../../src/http/schemas.js';
 import { createShop, type Shop } from '../../src/main.js';
+import { catalogProjection } from '../../src/shop/catalog/projection.js';
 import type { ShopEvent } from '../../src/shop/events.js';
 import type { ProjectionDb } from '../../src/shop/read-db.js';
 import {
@@ -135,4 +138,33 @@ export async function onReadDb(f: ShopFiles, sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** A projection's entry in the admin API's list (`GET /api/admin/projections`). */
+export type ProjectionStatusBody = Static<typeof ProjectionStatus>;
+
+/** The admin API's status of one projection. */
+export async function statusOf(shop: TestShop, name: string): Promise<ProjectionStatusBody> {
+  const r = await shop.call('GET', '/api/admin/projections');
+  if (r.status !== 200) throw new Error(`GET /api/admin/projections answered ${r.status}`);
+  const s = (r.body as ProjectionStatusBody[]).find((p) => p.name === name);
+  if (!s) throw new Error(`no status for ${name}`);
+  return s;
+}
+
+/**
+ * The shop's catalog with a bug: `apply` throws `error` on a batch holding an event that
+ * `fails` picks (asked at each attempt, so a test can make the fault pass).
+ */
+export function catalogFailingOn(
+  fails: (e: RecordedEvent<ShopEvent>) => boolean,
+  error: string,
+): Projection<ShopEvent, ProjectionDb> {
+  return {
+    ...catalogProjection,
+    apply(events, db, context) {
+      if (events.some(fails)) throw new Error(error);
+      return catalogProjection.apply(events, db, context);
+    },
+  };
 }
