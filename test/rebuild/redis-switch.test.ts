@@ -11,15 +11,7 @@ import { pageKey, productKey } from '../../src/shop/cache-tags.js';
 import { type Reply, STACKS, startShop, type TestShop } from '../e2e/harness.js';
 import { expectQuery, headPosition, ShopModel, until } from '../e2e/helpers.js';
 import { REDIS_URL } from '../stores/services.js';
-
-interface Status {
-  name: string;
-  position: string;
-  headPosition: string;
-  status: string;
-  generation?: number;
-  rebuild?: { phase: string };
-}
+import type { ProjectionStatusBody } from './shop.js';
 
 const sourceOf = (r: Reply) => r.headers.get('x-read-source');
 const CORRUPTED = 66_600;
@@ -35,10 +27,10 @@ describe.skipIf(!STACKS.includes('production'))(
     let tea: string;
     let oolong: string;
 
-    const catalogStatus = async (): Promise<Status> => {
+    const catalogStatus = async (): Promise<ProjectionStatusBody> => {
       const r = await t.request('GET', '/api/admin/projections', { token: t.adminToken });
       expect(r.status).toBe(200);
-      const s = (r.body as Status[]).find((p) => p.name === 'catalog');
+      const s = (r.body as ProjectionStatusBody[]).find((p) => p.name === 'catalog');
       if (!s) throw new Error('no catalog projection in /api/admin/projections');
       return s;
     };
