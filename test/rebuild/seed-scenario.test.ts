@@ -17,10 +17,9 @@ afterEach(async () => {
 
 const others = shopProjections().filter((p) => p.name !== 'catalog');
 
-/** Version 3 is the bug: it stores ten times every new price. */
+/** The catalog's version as deployed is the bug: it stores ten times every new price. */
 const buggy = {
   ...catalogProjection,
-  version: 3,
   apply: (
     events: readonly RecordedEvent<ShopEvent>[],
     db: Parameters<typeof catalogProjection.apply>[1],
@@ -79,7 +78,7 @@ it.each(STACKS)(
     expect((await verifyCatalog(files)).differing).toBe(N);
     await first.close();
 
-    // Deploy the fix (version 4). Its copy is held after its first batch until the query loop has
+    // Deploy the fix (the next version). Its copy is held after its first batch until the query loop has
     // seen the old copy serving, so the switch happens while the loop runs.
     let release!: () => void;
     const gate = new Promise<void>((r) => {
@@ -88,7 +87,7 @@ it.each(STACKS)(
     let batches = 0;
     const fixed = {
       ...catalogProjection,
-      version: 4,
+      version: catalogProjection.version + 1,
       async apply(
         events: readonly RecordedEvent<ShopEvent>[],
         db: Parameters<typeof catalogProjection.apply>[1],
@@ -131,7 +130,7 @@ it.each(STACKS)(
     await until(() => oldAnswers >= 10 && k >= 10);
     const rebuilding = await shop.call('GET', '/api/admin/projections');
     expect(rebuilding.body.find((s: { name: string }) => s.name === 'catalog')).toMatchObject({
-      version: 4,
+      version: fixed.version,
       status: 'rebuilding',
       rebuild: { phase: 'building' },
     });
@@ -150,7 +149,12 @@ it.each(STACKS)(
     const status = (await shop.call('GET', '/api/admin/projections')).body.find(
       (s: { name: string }) => s.name === 'catalog',
     );
-    expect(status).toMatchObject({ version: 4, generation: 1, status: 'live', lag: '0' });
+    expect(status).toMatchObject({
+      version: fixed.version,
+      generation: 1,
+      status: 'live',
+      lag: '0',
+    });
     expect(await catalogPrices(shop)).toEqual(expected);
     const report = await verifyCatalog(files);
     expect(report.differing).toBe(0);

@@ -1092,7 +1092,7 @@ describe('rebuild', () => {
     expect(l2Handlers.SearchProducts.projections).toContain('search');
     for (const h of Object.values(l1Handlers)) expect(h.projections).toEqual([]);
     expect(shopProjections().map((p) => [p.name, p.version])).toEqual([
-      ['catalog', 3],
+      ['catalog', 4],
       ['search', 1],
       ['orders', 2],
       ['carts', 1],

@@ -3,13 +3,12 @@
 // A listing (all active products, or one category's) is ordered by (name, id). Some of its
 // entries are marks: those whose id hashes to a multiple of `every` (content-defined, so the
 // marks of a set of products do not depend on the order they arrived in, and a rebuilt copy
-// equals the live one row by row). Each mark keeps the number of entries from it up to the next
+// equals the live one row by row; each product row keeps the answer, `page_mark`). Each mark keeps the number of entries from it up to the next
 // mark; a head mark ('', '') counts those before the first. A page then sums the counts to find
 // the last mark at or before its offset (a few hundred rows of one small table) and steps over
 // at most a mark's stretch of the listing's index, instead of everything before the page.
 
 import type { Sql } from '../../core/sql.js';
-import { yieldToIo } from '../../core/table-copy.js';
 
 export const PAGE_MARKS_SETUP = `
   -- listing: '' for all active products, else a category id. One row per mark of the listing
@@ -164,62 +163,37 @@ export async function leaveListing(
   }
 }
 
-/** Most rows per INSERT when deriving the marks. */
-const ROWS_PER_INSERT = 128;
-/** Entries a derivation reads at a time; the event loop serves what waits between reads. */
-const KEYS_PER_READ = 4096;
+/**
+ * One listing's marks (those of every category at once when `byCategory`), in one statement:
+ * its entries in (name, id) order, numbered into stretches by a running count of the marks
+ * among them (0 before the first), one row per stretch: its mark (the head for stretch 0) and
+ * its number of entries. Each pass reads a listing's index in order; no key leaves the database.
+ */
+const deriveListings = (byCategory: boolean) => `
+  INSERT INTO rm_catalog_page_marks (listing, name, id, n)
+  SELECT listing, COALESCE(MAX(CASE WHEN page_mark = 1 THEN name END), ''),
+         COALESCE(MAX(CASE WHEN page_mark = 1 THEN id END), ''), COUNT(*)
+    FROM (SELECT ${byCategory ? 'category_id' : `'${ALL_PRODUCTS}'`} AS listing, name, id, page_mark,
+                 SUM(page_mark) OVER (${byCategory ? 'PARTITION BY category_id ' : ''}ORDER BY name, id
+                   ROWS UNBOUNDED PRECEDING) AS stretch
+            FROM rm_catalog_products WHERE active = 1) AS entries
+   GROUP BY listing, stretch`;
 
 /**
- * Derives every listing's marks from the products as they are (a rebuilt copy's `finishBuild`):
- * one ordered pass over all active products, one over each category's, each read a few
- * thousand entries at a time (a process serving queries beside it is never held up for long).
+ * Derives every listing's marks from the products as they are (a rebuilt copy's `finishBuild`),
+ * from the mark flag each product row keeps (`page_mark`, set when it was added): one pass over
+ * all active products, one over each category's, all in the database. A listing whose first
+ * entry is a mark has no stretch 0: its head is added counting nothing.
  */
-export async function derivePageMarks(
-  sql: Sql,
-  every: number,
-  keysPerRead = KEYS_PER_READ,
-): Promise<void> {
+export async function derivePageMarks(sql: Sql): Promise<void> {
   await sql.run('DELETE FROM rm_catalog_page_marks');
-  const marks: unknown[] = [];
-  const derive = async (listing: string) => {
-    const [where, params] = entries(listing);
-    let open = -1; // the index in `marks` of the open stretch's count (none before the head)
-    let after: [string, string] | undefined;
-    for (;;) {
-      const keys = await sql.all<{ name: string; id: string }>(
-        `SELECT name, id FROM rm_catalog_products WHERE ${where}${after ? ' AND (name, id) > (?, ?)' : ''}
-          ORDER BY name, id LIMIT ${keysPerRead}`,
-        after ? [...params, ...after] : params,
-      );
-      if (keys.length > 0 && open < 0) {
-        marks.push(listing, '', '', 0); // the head
-        open = marks.length - 1;
-      }
-      for (const k of keys) {
-        if (isMark(k.id, every)) {
-          marks.push(listing, k.name, k.id, 0);
-          open = marks.length - 1;
-        }
-        marks[open] = (marks[open] as number) + 1;
-      }
-      if (keys.length < keysPerRead) return;
-      const last = keys[keys.length - 1]!;
-      after = [last.name, last.id];
-      await yieldToIo();
-    }
-  };
-  await derive(ALL_PRODUCTS);
-  // One category at a time, each through its own index range (a single pass in (category, name)
-  // order would sort).
-  const categories = await sql.all<{ category_id: string }>(
-    'SELECT DISTINCT category_id FROM rm_catalog_products',
+  await sql.run(deriveListings(false));
+  await sql.run(deriveListings(true));
+  await sql.run(
+    `INSERT INTO rm_catalog_page_marks (listing, name, id, n)
+     SELECT DISTINCT listing, '', '', 0 FROM rm_catalog_page_marks WHERE true -- (SQLite's parser)
+     ON CONFLICT (listing, name, id) DO NOTHING`,
   );
-  for (const { category_id } of categories) await derive(category_id);
-  for (let i = 0; i < marks.length; i += ROWS_PER_INSERT * 4) {
-    const chunk = marks.slice(i, i + ROWS_PER_INSERT * 4);
-    const rows = Array.from({ length: chunk.length / 4 }, () => '(?, ?, ?, ?)').join(', ');
-    await sql.run(`INSERT INTO rm_catalog_page_marks (listing, name, id, n) VALUES ${rows}`, chunk);
-  }
 }
 
 /** Where a page lies in a listing: from a mark (stepping over `skip` entries), before another. */

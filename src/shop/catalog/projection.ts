@@ -7,6 +7,7 @@ import {
   ALL_PRODUCTS,
   derivePageMarks,
   enterListing,
+  isMark,
   leaveListing,
   PAGE_MARK_EVERY,
   PAGE_MARKS_SETUP,
@@ -54,6 +55,7 @@ const SETUP = `
     rating_4      BIGINT NOT NULL DEFAULT 0,
     rating_5      BIGINT NOT NULL DEFAULT 0,
     units_sold    BIGINT NOT NULL DEFAULT 0, -- in orders that are not cancelled
+    page_mark     SMALLINT NOT NULL, -- 1: a page mark in the listings it is in (page-marks.ts)
     updated_at    BIGINT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS rm_catalog_products_by_category
@@ -119,11 +121,13 @@ interface Dirty {
    * their kept reviews most likely have no row yet, which saves a read each (a rebuild's case).
    */
   readonly added: Set<string>;
+  /** One listing entry in this many (on average) is a page mark. */
+  readonly every: number;
   /**
-   * The listings' page marks are kept event by event with one mark in this many entries; absent
-   * while a copy is built (`finishBuild` derives them from the finished rows).
+   * The listings' page marks are kept event by event; not while a copy is built (`finishBuild`
+   * derives them from the finished rows).
    */
-  readonly markEvery: number | undefined;
+  readonly keepMarks: boolean;
 }
 
 /** What a batch does to one warehouse's stock of a product: sets it, or adds to it. */
@@ -167,10 +171,10 @@ async function moveListings(
   name: string,
   id: string,
 ): Promise<void> {
-  if (dirty.markEvery === undefined) return;
+  if (!dirty.keepMarks) return;
   const move = how === 'enter' ? enterListing : leaveListing;
-  await move(sql, ALL_PRODUCTS, name, id, dirty.markEvery);
-  await move(sql, category, name, id, dirty.markEvery);
+  await move(sql, ALL_PRODUCTS, name, id, dirty.every);
+  await move(sql, category, name, id, dirty.every);
 }
 
 /** Counts `delta` more active products in `category` (at the batch's end). */
@@ -190,8 +194,7 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
   if (data.thumbnailUrl !== undefined) set('thumbnail_url', data.thumbnailUrl);
   dirty.updated.delete(data.productId);
   // The product as it was: for its category's count, and (outside a build) its page marks.
-  const listed =
-    data.categoryId !== undefined || (data.name !== undefined && dirty.markEvery !== undefined);
+  const listed = data.categoryId !== undefined || (data.name !== undefined && dirty.keepMarks);
   const previous = listed ? await placeOf(sql, data.productId) : undefined;
   if (data.categoryId !== undefined) {
     if (previous?.active === 1 && previous.category_id !== data.categoryId) {
@@ -208,18 +211,18 @@ async function changeDetails(sql: Sql, data: ProductDetailsChanged['data'], dirt
     ...params,
     data.productId,
   ]);
-  if (previous?.active !== 1 || dirty.markEvery === undefined) return;
+  if (previous?.active !== 1 || !dirty.keepMarks) return;
   // A new name moves the product in both listings; a new category, from one category's to another's.
   const id = data.productId;
   const name = data.name ?? previous.name;
   const category = data.categoryId ?? previous.category_id;
   if (name !== previous.name) {
-    await leaveListing(sql, ALL_PRODUCTS, previous.name, id, dirty.markEvery);
-    await enterListing(sql, ALL_PRODUCTS, name, id, dirty.markEvery);
+    await leaveListing(sql, ALL_PRODUCTS, previous.name, id, dirty.every);
+    await enterListing(sql, ALL_PRODUCTS, name, id, dirty.every);
   }
   if (name !== previous.name || category !== previous.category_id) {
-    await leaveListing(sql, previous.category_id, previous.name, id, dirty.markEvery);
-    await enterListing(sql, category, name, id, dirty.markEvery);
+    await leaveListing(sql, previous.category_id, previous.name, id, dirty.every);
+    await enterListing(sql, category, name, id, dirty.every);
   }
 }
 
@@ -286,9 +289,9 @@ async function applyOne(sql: Sql, e: PositionedEvent<ShopEvent>, dirty: Dirty): 
       const d = e.data;
       await sql.run(
         `INSERT INTO rm_catalog_products (id, sku, name, description, category_id, category_name,
-           price_cents, thumbnail_url, active, updated_at)
+           price_cents, thumbnail_url, active, page_mark, updated_at)
          VALUES (?, ?, ?, ?, ?, COALESCE((SELECT name FROM rm_catalog_categories WHERE id = ?), ''),
-           ?, ?, 1, ?)`,
+           ?, ?, 1, ?, ?)`,
         [
           d.productId,
           d.sku,
@@ -298,6 +301,7 @@ async function applyOne(sql: Sql, e: PositionedEvent<ShopEvent>, dirty: Dirty): 
           d.categoryId,
           d.priceCents,
           d.thumbnailUrl,
+          isMark(d.productId, dirty.every) ? 1 : 0,
           epochMs(d.at),
         ],
       );
@@ -567,7 +571,9 @@ export function createCatalogProjection(
     name: 'catalog',
     // 2: the newest reviews are one JSON row per product (rm_catalog_recent_reviews).
     // 3: the listings' page marks (rm_catalog_page_marks).
-    version: 3,
+    // 4: each product row says whether it is a mark (page_mark): a rebuild derives the marks
+    // in the database.
+    version: 4,
     tables: [
       'rm_catalog_categories',
       'rm_catalog_products',
@@ -608,7 +614,7 @@ export function createCatalogProjection(
       for (const t of TABLES) await sql.run(`DELETE FROM ${t}`);
       await sql.exec('DROP TABLE IF EXISTS rm_catalog_reviews'); // version 1's review rows
     },
-    finishBuild: ({ sql }) => derivePageMarks(sql, every),
+    finishBuild: ({ sql }) => derivePageMarks(sql),
     async apply(events, { sql }, context) {
       const dirty: Dirty = {
         counts: new Map(),
@@ -619,7 +625,8 @@ export function createCatalogProjection(
         reviews: new Map(),
         categoryOf: new Map(),
         added: new Set(),
-        markEvery: context?.building ? undefined : every,
+        every,
+        keepMarks: !context?.building,
       };
       for (const e of events) await applyOne(sql, e, dirty);
       return flush(sql, dirty);
