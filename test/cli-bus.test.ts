@@ -129,4 +129,28 @@ describe.skipIf(!available)('tworooms relay / replay', () => {
     ]);
     expect(labelled.stdout).toContain('3 published, 0 dropped');
   });
+
+  it('replay --types republishes only the events of those types in the range', async () => {
+    const from = Number(await store.headPosition()) + 1;
+    await store.append('cart-mixed', [
+      { type: 'CartCreated', data: { customerId: 'm' } },
+      { type: 'CartItemAdded', data: { productId: 'p1', quantity: 1 } },
+      { type: 'CartCreated', data: { customerId: 'n' } },
+      { type: 'CartItemRemoved', data: { productId: 'p1' } },
+    ]);
+    const range = ['replay', '--from', String(from), '--to', String(from + 3)];
+    const before = await messages();
+    const one = await run([...range, '--label', 'types-one', '--types', 'CartItemAdded']);
+    expect(one.stdout).toContain(`replayed positions ${from}–${from + 3} (CartItemAdded)`);
+    expect(one.stdout).toContain('1 published, 0 dropped');
+    const two = await run([
+      ...range,
+      '--label',
+      'types-two',
+      '--types',
+      'CartCreated,CartItemRemoved',
+    ]);
+    expect(two.stdout).toContain('3 published, 0 dropped');
+    expect(await messages()).toBe(before + 4);
+  });
 });

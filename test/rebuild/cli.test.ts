@@ -1,7 +1,8 @@
 // The projection commands as a user runs them (a child process on the shop's files): verify
 // catches one corrupted row and counts many while showing a few; exit codes; rebuild in-process
 // and through a running server; skip and retry resume a failed projection (on the files or
-// through the server) while the others go on, and a skip stays on record.
+// through the server) while the others go on, and a skip stays on record. Rebuild, skip and
+// retry run on both stacks (SQLite files, and PostgreSQL write and read DBs).
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -126,116 +127,126 @@ describe('tworooms verify', SLOW, () => {
 });
 
 describe('tworooms rebuild', SLOW, () => {
-  it('rebuilds in-process when no server answers, and through a running server otherwise', async () => {
-    files = await shopFiles();
-    let shop = await files.open();
-    await seedCatalog(shop, 5);
-    await shop.shop.projector?.catchUp();
-    await shop.close();
-    const local = await tworooms(files, 'rebuild', 'catalog');
-    expect(local.stderr).toContain('rebuilding in this process');
-    expect(local).toMatchObject({ code: 0 });
-    expect(local.stdout).toMatch(/catalog rebuilt: generation 1, \d+ events/);
+  it.each(STACKS)(
+    'rebuilds in-process when no server answers, and through a running server otherwise (%s)',
+    async (stack) => {
+      files = await shopFiles(stack);
+      let shop = await files.open();
+      await seedCatalog(shop, 5);
+      await shop.shop.projector?.catchUp();
+      await shop.close();
+      const local = await tworooms(files, 'rebuild', 'catalog');
+      expect(local.stderr).toContain('rebuilding in this process');
+      expect(local).toMatchObject({ code: 0 });
+      expect(local.stdout).toMatch(/catalog rebuilt: generation 1, \d+ events/);
 
-    shop = await files.open();
-    await shop.shop.app.listen({ port: 0, host: '127.0.0.1' });
-    const address = shop.shop.app.server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    const remote = await tworooms(files, 'rebuild', 'catalog', '--url', url);
-    expect(remote.stderr).toContain(`rebuilding catalog on the server at ${url}`);
-    expect(remote).toMatchObject({ code: 0 });
-    expect(remote.stdout).toMatch(/catalog rebuilt: generation 2/);
-    expect((await shop.call('GET', '/api/catalog')).body.total).toBe(5);
-    await shop.close();
-  });
+      shop = await files.open();
+      await shop.shop.app.listen({ port: 0, host: '127.0.0.1' });
+      const address = shop.shop.app.server.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const remote = await tworooms(files, 'rebuild', 'catalog', '--url', url);
+      expect(remote.stderr).toContain(`rebuilding catalog on the server at ${url}`);
+      expect(remote).toMatchObject({ code: 0 });
+      expect(remote.stdout).toMatch(/catalog rebuilt: generation 2/);
+      expect((await shop.call('GET', '/api/catalog')).body.total).toBe(5);
+      await shop.close();
+    },
+  );
 });
 
 describe('failures: skip and retry', SLOW, () => {
-  it('stops on a poison event; skip resumes past it and keeps the record; retry resumes', async () => {
-    files = await shopFiles();
-    let poison = true;
-    const failing = catalogFailingOn(
-      (e) => poison && e.type === 'ProductPriceUpdated' && e.data.priceCents === 666,
-      'the price of the beast',
-    );
-    const projections = [failing, ...shopProjections().filter((p) => p.name !== 'catalog')];
-    let shop = await files.open({ projections });
-    const { categoryId, productIds } = await seedCatalog(shop, 3);
-    const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, { priceCents: 666 });
-    await shop.call('PUT', `/api/products/${productIds[1]}/price`, { priceCents: 777 });
-    const catalog = () => statusOf(shop, 'catalog');
-    await until(async () => (await catalog()).status === 'failed');
-    expect((await catalog()).failure).toMatchObject({
-      position: bad.body.position,
-      eventType: 'ProductPriceUpdated',
-      error: 'the price of the beast',
-      attempts: 5,
-    });
-
-    // The others go on meanwhile: a product added after the failure is applied by search (and
-    // search, orders and carts reach the head) while catalog stays stopped before the poison.
-    const late = await shop.call('POST', '/api/products', {
-      sku: 'SKU-LATE',
-      name: 'Oolong',
-      description: 'Added while the catalog is failed',
-      categoryId,
-      priceCents: 900,
-    });
-    expect(late.status).toBe(201);
-    const statuses = async (): Promise<ProjectionStatusBody[]> =>
-      (await shop.call('GET', '/api/admin/projections')).body;
-    const goneOn = (s: ProjectionStatusBody) =>
-      s.status === 'live' &&
-      s.position === s.headPosition &&
-      BigInt(s.position) >= BigInt(late.body.position);
-    await until(async () => (await statuses()).filter((s) => s.name !== 'catalog').every(goneOn));
-    const all = await statuses();
-    expect(all.map((s) => s.name)).toEqual(['catalog', 'search', 'orders', 'carts']);
-    for (const s of all.filter((s) => s.name !== 'catalog'))
-      expect(s).toMatchObject({ status: 'live', position: s.headPosition, lag: '0' });
-    expect(all[0]).toMatchObject({ status: 'failed', failure: { position: bad.body.position } });
-    expect(BigInt(all[0]!.position)).toBeLessThan(BigInt(bad.body.position));
-    // The search index has the new product (its listing waits for the catalog).
-    expect((await shop.call('GET', '/api/search?q=oolong')).body.total).toBe(1);
-
-    const wrong = await shop.call('POST', '/api/admin/projections/catalog/skip', { position: '1' });
-    expect(wrong.status).toBe(400);
-    const skipped = await shop.call('POST', '/api/admin/projections/catalog/skip', {
-      position: bad.body.position,
-    });
-    expect(skipped.status).toBe(200);
-    expect(skipped.body.skipped).toMatchObject([
-      {
+  it.each(STACKS)(
+    'stops on a poison event; skip resumes past it and keeps the record; retry resumes (%s)',
+    async (stack) => {
+      files = await shopFiles(stack);
+      let poison = true;
+      const failing = catalogFailingOn(
+        (e) => poison && e.type === 'ProductPriceUpdated' && e.data.priceCents === 666,
+        'the price of the beast',
+      );
+      const projections = [failing, ...shopProjections().filter((p) => p.name !== 'catalog')];
+      let shop = await files.open({ projections });
+      const { categoryId, productIds } = await seedCatalog(shop, 3);
+      const bad = await shop.call('PUT', `/api/products/${productIds[0]}/price`, {
+        priceCents: 666,
+      });
+      await shop.call('PUT', `/api/products/${productIds[1]}/price`, { priceCents: 777 });
+      const catalog = () => statusOf(shop, 'catalog');
+      await until(async () => (await catalog()).status === 'failed');
+      expect((await catalog()).failure).toMatchObject({
         position: bad.body.position,
         eventType: 'ProductPriceUpdated',
         error: 'the price of the beast',
-      },
-    ]);
-    await shop.shop.projector?.catchUp();
-    expect((await shop.call('GET', `/api/products/${productIds[1]}`)).body.priceCents).toBe(777);
-    expect((await shop.call('GET', `/api/products/${productIds[0]}`)).body.priceCents).toBe(100);
+        attempts: 5,
+      });
 
-    // A second poison event, fixed in place: retry resumes.
-    await shop.call('PUT', `/api/products/${productIds[2]}/price`, { priceCents: 666 });
-    await until(async () => (await catalog()).status === 'failed');
-    poison = false;
-    expect((await shop.call('POST', '/api/admin/projections/catalog/retry')).status).toBe(200);
-    await shop.shop.projector?.catchUp();
-    expect((await shop.call('GET', `/api/products/${productIds[2]}`)).body.priceCents).toBe(666);
-    expect((await shop.call('POST', '/api/admin/projections/catalog/retry')).status).toBe(400);
-    await shop.close();
+      // The others go on meanwhile: a product added after the failure is applied by search (and
+      // search, orders and carts reach the head) while catalog stays stopped before the poison.
+      const late = await shop.call('POST', '/api/products', {
+        sku: 'SKU-LATE',
+        name: 'Oolong',
+        description: 'Added while the catalog is failed',
+        categoryId,
+        priceCents: 900,
+      });
+      expect(late.status).toBe(201);
+      const statuses = async (): Promise<ProjectionStatusBody[]> =>
+        (await shop.call('GET', '/api/admin/projections')).body;
+      const goneOn = (s: ProjectionStatusBody) =>
+        s.status === 'live' &&
+        s.position === s.headPosition &&
+        BigInt(s.position) >= BigInt(late.body.position);
+      await until(async () => (await statuses()).filter((s) => s.name !== 'catalog').every(goneOn));
+      const all = await statuses();
+      expect(all.map((s) => s.name)).toEqual(['catalog', 'search', 'orders', 'carts']);
+      for (const s of all.filter((s) => s.name !== 'catalog'))
+        expect(s).toMatchObject({ status: 'live', position: s.headPosition, lag: '0' });
+      expect(all[0]).toMatchObject({ status: 'failed', failure: { position: bad.body.position } });
+      expect(BigInt(all[0]!.position)).toBeLessThan(BigInt(bad.body.position));
+      // The search index has the new product (its listing waits for the catalog).
+      expect((await shop.call('GET', '/api/search?q=oolong')).body.total).toBe(1);
 
-    // The skip is on record: after a restart and in `tworooms projections`.
-    const listed = await tworooms(files, 'projections');
-    expect(listed.code).toBe(0);
-    expect(listed.stdout).toContain(`skipped position ${bad.body.position} (ProductPriceUpdated`);
-    shop = await files.open();
-    expect((await catalog()).skipped).toHaveLength(1);
-    await shop.close();
-  });
+      const wrong = await shop.call('POST', '/api/admin/projections/catalog/skip', {
+        position: '1',
+      });
+      expect(wrong.status).toBe(400);
+      const skipped = await shop.call('POST', '/api/admin/projections/catalog/skip', {
+        position: bad.body.position,
+      });
+      expect(skipped.status).toBe(200);
+      expect(skipped.body.skipped).toMatchObject([
+        {
+          position: bad.body.position,
+          eventType: 'ProductPriceUpdated',
+          error: 'the price of the beast',
+        },
+      ]);
+      await shop.shop.projector?.catchUp();
+      expect((await shop.call('GET', `/api/products/${productIds[1]}`)).body.priceCents).toBe(777);
+      expect((await shop.call('GET', `/api/products/${productIds[0]}`)).body.priceCents).toBe(100);
 
-  it('skip and retry work on the files when no server runs', async () => {
-    files = await shopFiles();
+      // A second poison event, fixed in place: retry resumes.
+      await shop.call('PUT', `/api/products/${productIds[2]}/price`, { priceCents: 666 });
+      await until(async () => (await catalog()).status === 'failed');
+      poison = false;
+      expect((await shop.call('POST', '/api/admin/projections/catalog/retry')).status).toBe(200);
+      await shop.shop.projector?.catchUp();
+      expect((await shop.call('GET', `/api/products/${productIds[2]}`)).body.priceCents).toBe(666);
+      expect((await shop.call('POST', '/api/admin/projections/catalog/retry')).status).toBe(400);
+      await shop.close();
+
+      // The skip is on record: after a restart and in `tworooms projections`.
+      const listed = await tworooms(files, 'projections');
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain(`skipped position ${bad.body.position} (ProductPriceUpdated`);
+      shop = await files.open();
+      expect((await catalog()).skipped).toHaveLength(1);
+      await shop.close();
+    },
+  );
+
+  it.each(STACKS)('skip and retry work on the files when no server runs (%s)', async (stack) => {
+    files = await shopFiles(stack);
     const failing = catalogFailingOn((e) => e.type === 'ProductPriceUpdated', 'boom');
     const shop = await files.open({
       projections: [failing, ...shopProjections().filter((p) => p.name !== 'catalog')],
