@@ -13,6 +13,12 @@ export interface CacheHit<T> {
  */
 export interface Cache {
   get<T>(key: string): Promise<CacheHit<T> | undefined>;
+  /**
+   * `get` without I/O or a promise, for caches that hold their entries in this process (absent
+   * on the others): the entry under `key` if `use` accepts it, then counted as a hit. A miss or a
+   * refused entry is not counted: the caller goes on to `get`.
+   */
+  peek?<T>(key: string, use: (hit: CacheHit<T>) => boolean): CacheHit<T> | undefined;
   ticket(): Promise<number>;
   set<T>(key: string, hit: CacheHit<T>, tags: readonly string[], ticket: number): Promise<boolean>;
   invalidate(tags: readonly string[]): Promise<void>;

@@ -7,6 +7,7 @@ import type { ShopCommand } from '../shop/commands.js';
 import type { ShopQueryAnswers } from '../shop/queries.js';
 import type { ReadOptions, ShopReads } from '../shop/reads.js';
 import type { AuthDeps } from './auth.js';
+import { sendCached } from './cache-hits.js';
 import { consistencyOf, queryHeaders } from './consistency.js';
 
 /** What the HTTP layer needs from the composition root. */
@@ -52,9 +53,6 @@ export async function answerQuery<K extends keyof ShopQueryAnswers>(
   return (await readQuery(deps, request, reply, query, cache)).value;
 }
 
-/** The JSON bytes a cached answer was first sent as, by answer object (an in-process cache hit). */
-const sentBytes = new WeakMap<object, Buffer>();
-
 /**
  * `answerQuery` for the cached routes: `send()` answers a cache hit with the bytes that answer
  * was first serialized to (its response schema's serializer, run once per cached object), so a
@@ -75,12 +73,7 @@ export async function cachedQuery<K extends keyof ShopQueryAnswers>(
     value,
     send() {
       if (source !== 'cache' || typeof value !== 'object' || value === null) return value;
-      let bytes = sentBytes.get(value);
-      if (!bytes) {
-        bytes = Buffer.from(reply.serialize(value) as string);
-        sentBytes.set(value, bytes);
-      }
-      return reply.type('application/json; charset=utf-8').send(bytes);
+      return sendCached(reply, value);
     },
   };
 }

@@ -51,6 +51,24 @@ export function shopReads(options: ShopReadsOptions) {
     return { value: value as T, position, stale: false, source: 'write-db' };
   };
   return {
+    /**
+     * The cached answer under `key` when this process holds it (an in-process cache), it reflects
+     * `after` and `use` accepts it: what `read` would answer from the cache, without a promise.
+     * Undefined when `read` must answer.
+     */
+    cached<K extends keyof ShopQueryAnswers>(
+      key: string,
+      after: bigint | undefined,
+      use: (value: ShopQueryAnswers[K]) => boolean,
+    ): ReadAnswer<ShopQueryAnswers[K]> | undefined {
+      const { cache } = options;
+      if (options.mode === 'write-db' || !options.readModel || !cache?.peek) return undefined;
+      const hit = cache.peek<ShopQueryAnswers[K]>(
+        key,
+        (h) => (after === undefined || h.position >= after) && use(h.value),
+      );
+      return hit && { value: hit.value, position: hit.position, stale: false, source: 'cache' };
+    },
     async read<K extends keyof ShopQueryAnswers>(
       query: Query<K & string>,
       read: ReadOptions = {},

@@ -167,10 +167,16 @@ async function productionServices(): Promise<{
   };
 }
 
+export interface StartOptions {
+  /** Runs on the shop before it listens (e.g. to add a Fastify hook that watches requests). */
+  beforeListen?(shop: Shop): void;
+}
+
 export async function startShop(
   readMode: ReadMode,
   env: Record<string, string> = {},
   stack: Stack = 'sqlite',
+  options: StartOptions = {},
 ): Promise<TestShop> {
   const dir = mkdtempSync(join(tmpdir(), 'tworooms-e2e-'));
   const adminToken = `admin-${process.pid}-${++counter}`;
@@ -195,6 +201,7 @@ export async function startShop(
     throw error;
   }
   const relayed = services?.relayTo(shop);
+  options.beforeListen?.(shop);
   await shop.app.listen({ port: 0, host: '127.0.0.1' });
   const address = shop.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

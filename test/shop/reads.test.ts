@@ -58,8 +58,44 @@ describe('shop reads', () => {
         waitMs: 5_000,
         cache: { key: 'catalog:*:1', tags: () => ['category:*', 'product:p1'] },
       });
-    return { model, progress, cache, ask };
+    return { model, progress, cache, reads, ask };
   };
+
+  it('`cached` answers what `read` answers from the in-process cache, at once, and only that', async () => {
+    const { progress, cache, reads, ask } = setup();
+    const key = 'catalog:*:1';
+    const yes = () => true;
+    expect(reads.cached(key, undefined, yes)).toBeUndefined(); // nothing cached yet
+    progress.moveTo(5n);
+    await ask(5n); // fills the cache
+    const fromRead = await ask(5n);
+    expect(fromRead.source).toBe('cache');
+    const hits = cache.hits;
+    const misses = cache.misses;
+    expect(reads.cached(key, undefined, yes)).toEqual(fromRead);
+    expect(reads.cached(key, 5n, yes)).toEqual(fromRead);
+    // A token the entry does not reflect, or an answer the caller cannot use: `read` must answer.
+    expect(reads.cached(key, 6n, yes)).toBeUndefined();
+    expect(reads.cached(key, undefined, () => false)).toBeUndefined();
+    expect(reads.cached('catalog:*:2', undefined, yes)).toBeUndefined();
+    // Counted as a hit only when answered; a miss is counted by the `read` that follows.
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: hits + 2, misses });
+    await cache.invalidate(['product:p1']);
+    expect(reads.cached(key, undefined, yes)).toBeUndefined();
+  });
+
+  it('`cached` answers nothing in write-db mode', async () => {
+    const cache = inProcessCache();
+    await cache.set('k', { value: { n: 1 }, position: 1n }, [], await cache.ticket());
+    const reads = shopReads({
+      mode: 'write-db',
+      readModel: queryBus({}, { db: null }) as never,
+      writeDb: queryBus({}, { db: null }) as never,
+      cache,
+      headPosition: async () => 0n,
+    });
+    expect(reads.cached('k', undefined, () => true)).toBeUndefined();
+  });
 
   it('caches an answer that had to wait for its token (the invalidation it waited for came first)', async () => {
     const { model, progress, cache, ask } = setup();

@@ -11,6 +11,7 @@ import {
   searchTags,
 } from '../../shop/cache-tags.js';
 import { requireAdmin } from '../auth.js';
+import { cachedCatalogPage } from '../cache-hits.js';
 import { commandReply } from '../consistency.js';
 import { type AppDeps, answerQuery, cachedQuery } from '../deps.js';
 import * as S from '../schemas.js';
@@ -194,6 +195,8 @@ export function catalogRoutes(app: FastifyInstance, deps: AppDeps): void {
         ),
         response: { 200: S.ListingPage, 400: S.ErrorResponse, 404: S.ErrorResponse },
       },
+      // A page the cache holds is answered before validation, as this handler sent it last.
+      preParsing: cachedCatalogPage(deps.reads),
     },
     async (request, reply) => {
       const { category, page } = request.query as { category?: string; page: number };

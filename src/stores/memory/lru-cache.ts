@@ -49,6 +49,13 @@ export class InProcessCache implements Cache {
     return entry?.hit as CacheHit<T> | undefined;
   }
 
+  peek<T>(key: string, use: (hit: CacheHit<T>) => boolean): CacheHit<T> | undefined {
+    const hit = this.entries.get(key)?.hit as CacheHit<T> | undefined;
+    if (!hit || !use(hit)) return undefined;
+    this.hits++;
+    return hit;
+  }
+
   async ticket(): Promise<number> {
     return this.generation;
   }
