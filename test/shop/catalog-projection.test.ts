@@ -6,7 +6,8 @@
  */
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/core/messages.js';
 import { catalogProjection, RECENT_REVIEWS } from '../../src/shop/catalog/projection.js';
 import {
@@ -15,6 +16,12 @@ import {
   type RecentReview,
 } from '../../src/shop/catalog/recent-reviews.js';
 import type { ShopEvent } from '../../src/shop/events.js';
+import { pgSql, postgresFullText } from '../../src/stores/postgres/index.js';
+import {
+  createTestDatabase,
+  postgresReachable,
+  type TestDatabase,
+} from '../../src/stores/postgres/test-db.js';
 import { SqliteReadStore, sqliteFullText, sqliteSql } from '../../src/stores/sqlite/index.js';
 
 const PRODUCTS = ['p1', 'p2', 'p3'];
@@ -172,15 +179,46 @@ async function project(events: readonly RecordedEvent<ShopEvent>[], size: number
   for (let i = 0; i < events.length; i += size) {
     await store.transact((tx) => catalogProjection.apply(events.slice(i, i + size), db(tx.db)));
   }
-  const all = (sql: string) => store.db.prepare(sql).all();
-  const rows = {
-    products: all('SELECT * FROM rm_catalog_products ORDER BY id'),
-    stock: all('SELECT * FROM rm_catalog_stock ORDER BY product_id, warehouse'),
-    reviews: all('SELECT * FROM rm_catalog_recent_reviews ORDER BY product_id'),
-    categories: all('SELECT * FROM rm_catalog_categories ORDER BY id'),
-  };
+  const rows = await rowsOf(async (sql) => store.db.prepare(sql).all());
   await store.close();
   return rows;
+}
+
+/** Every catalog table's rows, as `project` lists them, read through `sql`. */
+async function rowsOf(all: (sql: string) => Promise<unknown[]>) {
+  return {
+    products: await all('SELECT * FROM rm_catalog_products ORDER BY id'),
+    stock: await all('SELECT * FROM rm_catalog_stock ORDER BY product_id, warehouse'),
+    reviews: await all('SELECT * FROM rm_catalog_recent_reviews ORDER BY product_id'),
+    categories: await all('SELECT * FROM rm_catalog_categories ORDER BY id'),
+  };
+}
+
+/** `project` on PostgreSQL: the same tables emptied (`reset`), the log applied in batches. */
+async function projectPg(
+  client: pg.Client,
+  events: readonly RecordedEvent<ShopEvent>[],
+  size: number,
+) {
+  const db = { sql: pgSql(client), fullText: postgresFullText };
+  const transact = async (work: () => unknown) => {
+    await client.query('BEGIN');
+    try {
+      await work();
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    }
+  };
+  await transact(async () => {
+    await catalogProjection.setup?.(db);
+    await catalogProjection.reset?.(db);
+  });
+  for (let i = 0; i < events.length; i += size) {
+    await transact(() => catalogProjection.apply(events.slice(i, i + size), db));
+  }
+  return rowsOf((sql) => db.sql.all(sql));
 }
 
 /** What SQLite itself keeps: every review in a table, the newest by its own ordering. */
@@ -292,6 +330,41 @@ const categoryStep: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('category' as const), category: fc.nat(CATEGORIES.length - 1) }),
   step,
 );
+
+// The projection's SQL is written once for both stores: PostgreSQL (its own typing of parameters
+// and results, its own ordering of rows) must build exactly the rows SQLite builds.
+describe('catalog projection on PostgreSQL', () => {
+  let database: TestDatabase | undefined;
+  let client: pg.Client | undefined;
+  beforeAll(async () => {
+    if (!(await postgresReachable())) return;
+    database = await createTestDatabase('catalog_projection');
+    client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client?.end();
+    await database?.drop();
+  });
+
+  it('builds the rows SQLite builds, in batches of one and of any size', async (context) => {
+    if (!client) return context.skip();
+    const pgClient = client;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(step, categoryStep), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 2, max: 20 }),
+        async (steps, size) => {
+          const events = log(steps);
+          const sqlite = await project(events, events.length);
+          expect(await projectPg(pgClient, events, size)).toStrictEqual(sqlite);
+          expect(await projectPg(pgClient, events, 1)).toStrictEqual(sqlite);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
 
 describe('catalog category counts', () => {
   it('count the active products of each category, whatever the batches and the order', async () => {
