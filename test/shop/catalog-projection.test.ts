@@ -6,9 +6,9 @@
  */
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/core/messages.js';
+import { mapReadStore, type ReadStore } from '../../src/core/projection.js';
 import { catalogProjection, RECENT_REVIEWS } from '../../src/shop/catalog/projection.js';
 import {
   compareCodePoints,
@@ -16,7 +16,8 @@ import {
   type RecentReview,
 } from '../../src/shop/catalog/recent-reviews.js';
 import type { ShopEvent } from '../../src/shop/events.js';
-import { pgSql, postgresFullText } from '../../src/stores/postgres/index.js';
+import type { ProjectionDb } from '../../src/shop/read-db.js';
+import { PostgresReadStore, pgSql, postgresFullText } from '../../src/stores/postgres/index.js';
 import {
   createTestDatabase,
   postgresReachable,
@@ -196,29 +197,18 @@ async function rowsOf(all: (sql: string) => Promise<unknown[]>) {
 
 /** `project` on PostgreSQL: the same tables emptied (`reset`), the log applied in batches. */
 async function projectPg(
-  client: pg.Client,
+  store: ReadStore<ProjectionDb>,
   events: readonly RecordedEvent<ShopEvent>[],
   size: number,
 ) {
-  const db = { sql: pgSql(client), fullText: postgresFullText };
-  const transact = async (work: () => unknown) => {
-    await client.query('BEGIN');
-    try {
-      await work();
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    }
-  };
-  await transact(async () => {
+  await store.transact(async ({ db }) => {
     await catalogProjection.setup?.(db);
     await catalogProjection.reset?.(db);
   });
   for (let i = 0; i < events.length; i += size) {
-    await transact(() => catalogProjection.apply(events.slice(i, i + size), db));
+    await store.transact(({ db }) => catalogProjection.apply(events.slice(i, i + size), db));
   }
-  return rowsOf((sql) => db.sql.all(sql));
+  return store.transact(({ db }) => rowsOf((sql) => db.sql.all(sql)));
 }
 
 /** What SQLite itself keeps: every review in a table, the newest by its own ordering. */
@@ -335,21 +325,20 @@ const categoryStep: fc.Arbitrary<Step> = fc.oneof(
 // and results, its own ordering of rows) must build exactly the rows SQLite builds.
 describe('catalog projection on PostgreSQL', () => {
   let database: TestDatabase | undefined;
-  let client: pg.Client | undefined;
+  let pgStore: PostgresReadStore | undefined;
   beforeAll(async () => {
     if (!(await postgresReachable())) return;
     database = await createTestDatabase('catalog_projection');
-    client = new pg.Client({ connectionString: database.url });
-    await client.connect();
+    pgStore = await PostgresReadStore.open({ connectionString: database.url });
   });
   afterAll(async () => {
-    await client?.end();
+    await pgStore?.close();
     await database?.drop();
   });
 
   it('builds the rows SQLite builds, in batches of one and of any size', async (context) => {
-    if (!client) return context.skip();
-    const pgClient = client;
+    if (!pgStore) return context.skip();
+    const store = mapReadStore(pgStore, (c) => ({ sql: pgSql(c), fullText: postgresFullText }));
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.oneof(step, categoryStep), { minLength: 1, maxLength: 60 }),
@@ -357,8 +346,8 @@ describe('catalog projection on PostgreSQL', () => {
         async (steps, size) => {
           const events = log(steps);
           const sqlite = await project(events, events.length);
-          expect(await projectPg(pgClient, events, size)).toStrictEqual(sqlite);
-          expect(await projectPg(pgClient, events, 1)).toStrictEqual(sqlite);
+          expect(await projectPg(store, events, size)).toStrictEqual(sqlite);
+          expect(await projectPg(store, events, 1)).toStrictEqual(sqlite);
         },
       ),
       { numRuns: 40 },
