@@ -220,8 +220,7 @@ export const eventLogMigrations = [
     // function only; with them the index's order is the one plan left that is not penalised.
     name: '0004_read_all_in_position_order',
     sql: `
-      ALTER FUNCTION tworooms_read_all(bigint, int, text[]) SET enable_bitmapscan = off;
-      ALTER FUNCTION tworooms_read_all(bigint, int, text[]) SET enable_seqscan = off;
-      ALTER FUNCTION tworooms_read_all(bigint, int, text[]) SET enable_sort = off;`,
+      ALTER FUNCTION tworooms_read_all(bigint, int, text[])
+        SET enable_bitmapscan = off SET enable_seqscan = off SET enable_sort = off;`,
   },
 ] as const;
