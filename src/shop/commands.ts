@@ -48,10 +48,14 @@ export type CreateReview = Command<
   'CreateReview',
   { reviewId: string; productId: string; rating: number; text: string }
 >;
-/** The customer is the command's actor; prices come from the catalog, never from the client. */
+/**
+ * The customer is the command's actor; prices come from the catalog, never from the client.
+ * Without `orderId` the handler names the order with a new time-ordered id (what the HTTP API
+ * does): its rows and its stream then go in at the end of their indexes, not on random pages.
+ */
 export type PlaceOrder = Command<
   'PlaceOrder',
-  { orderId: string; items: readonly { productId: string; quantity: number }[] }
+  { orderId?: string; items: readonly { productId: string; quantity: number }[] }
 >;
 /** Allowed to the order's owner and to admins; anyone else gets NOT_FOUND. */
 export type CancelOrder = Command<'CancelOrder', { orderId: string }>;
@@ -66,8 +70,11 @@ export type AddCartItem = Command<
 >;
 /** Removes the whole line; removing a product the cart does not hold changes nothing. */
 export type RemoveCartItem = Command<'RemoveCartItem', { cartId: string; productId: string }>;
-/** Turns the cart into the order `orderId` (priced from the catalog, stock reserved), in one transaction. */
-export type CheckOutCart = Command<'CheckOutCart', { cartId: string; orderId: string }>;
+/**
+ * Turns the cart into an order (priced from the catalog, stock reserved), in one transaction: the
+ * order `orderId`, or without it one named as `PlaceOrder` names it.
+ */
+export type CheckOutCart = Command<'CheckOutCart', { cartId: string; orderId?: string }>;
 export type CartCommand = CreateCart | AddCartItem | RemoveCartItem | CheckOutCart;
 
 export type ShopCommand =

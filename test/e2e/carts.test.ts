@@ -223,6 +223,10 @@ describe.each(MODES)('carts (%s, %s)', (mode, stack) => {
     const placed = expectCommand<{ orderId: string; totalCents: number }>(r, 201);
     expect(Object.keys(placed).sort()).toEqual(['orderId', 'position', 'totalCents']);
     expect(placed.totalCents).toBe(2 * 1200 + 3000);
+    // Named as POST /api/orders names orders: a time-ordered id (UUIDv7).
+    expect(placed.orderId).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
 
     const order = expectQuery(await t.read(`/api/orders/${placed.orderId}`, { token: ann.token }));
     expect(order).toMatchObject({

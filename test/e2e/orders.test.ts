@@ -15,6 +15,7 @@ import {
 } from './helpers.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 interface Line {
   productId: string;
@@ -252,6 +253,17 @@ describe.each(WRITERS)(
           (o: { orderId: string }) => o.orderId,
         ),
       ).toEqual([other.orderId]);
+    });
+
+    it('new orders are named with time-ordered ids (UUIDv7): each sorts after the one before', async () => {
+      const c = await t.customer('Regular');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push((await order(c.token, [{ productId: mug, quantity: 1 }])).orderId);
+      }
+      for (const id of ids) expect(id).toMatch(UUID_V7);
+      expect([...ids].sort()).toEqual(ids);
+      expect(new Set(ids).size).toBe(ids.length);
     });
 
     it('only the owner or an admin sees or cancels an order; others get 404', async () => {

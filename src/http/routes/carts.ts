@@ -7,7 +7,7 @@ import type { CartView } from '../../shop/commands.js';
 import { requireCustomer } from '../auth.js';
 import { commandReply, queryHeaders } from '../consistency.js';
 import { type AppDeps, answerQuery } from '../deps.js';
-import { keyedOrder } from '../order-id.js';
+import { orderKey } from '../order-id.js';
 import * as S from '../schemas.js';
 
 const errors = S.CommandErrors;
@@ -148,10 +148,13 @@ export function cartRoutes(app: FastifyInstance, deps: AppDeps): void {
       const caller = await requireCustomer(request, deps.auth);
       const { id } = request.params as { id: string };
       const key = request.headers['idempotency-key'] as string;
-      const { orderId, idempotencyKey } = keyedOrder('checkout', caller.actor, key);
       const r = await deps.commands.dispatch(
-        { type: 'CheckOutCart', data: { cartId: id, orderId } },
-        { actor: caller.actor, correlationId: request.id, idempotencyKey },
+        { type: 'CheckOutCart', data: { cartId: id } },
+        {
+          actor: caller.actor,
+          correlationId: request.id,
+          idempotencyKey: orderKey('checkout', caller.actor, key),
+        },
       );
       return commandReply(reply, 201, {
         orderId: r.orderId,

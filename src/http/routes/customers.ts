@@ -6,7 +6,7 @@ import { timeOrderedId } from '../../core/ids.js';
 import { hashToken, requireAnyone, requireCustomer } from '../auth.js';
 import { commandReply } from '../consistency.js';
 import { type AppDeps, answerQuery } from '../deps.js';
-import { keyedOrder } from '../order-id.js';
+import { orderKey } from '../order-id.js';
 import * as S from '../schemas.js';
 
 const errors = S.CommandErrors;
@@ -111,10 +111,13 @@ export function customerRoutes(app: FastifyInstance, deps: AppDeps): void {
       const caller = await requireCustomer(request, deps.auth);
       const key = request.headers['idempotency-key'] as string;
       const { items } = request.body as { items: { productId: string; quantity: number }[] };
-      const { orderId, idempotencyKey } = keyedOrder('order', caller.actor, key);
       const r = await deps.commands.dispatch(
-        { type: 'PlaceOrder', data: { orderId, items } },
-        { actor: caller.actor, correlationId: request.id, idempotencyKey },
+        { type: 'PlaceOrder', data: { items } },
+        {
+          actor: caller.actor,
+          correlationId: request.id,
+          idempotencyKey: orderKey('order', caller.actor, key),
+        },
       );
       return commandReply(reply, 201, {
         orderId: r.orderId,

@@ -6,7 +6,7 @@ import { metadataFrom } from '../../core/state-stored.js';
 import type { WriteStore } from '../../core/write-store.js';
 import type { CheckOutCart, ShopCommandResults } from '../commands.js';
 import { streams } from '../events.js';
-import { placeOrder } from '../orders/handlers.js';
+import { newOrderId, placeOrder } from '../orders/handlers.js';
 import { applyToCartTables } from './cart-tables.js';
 import { type CartEvent, cartDecider } from './decider.js';
 
@@ -36,7 +36,11 @@ export function checkOutCart(
       async (tx) => {
         const { events: past, streamVersion } = await tx.readStream<CartEvent>(streamId);
         const state = fold(cartDecider, past);
-        const decided = cartDecider.decide({ ...command, metadata: context.metadata }, state);
+        const orderId = command.data.orderId === undefined ? newOrderId() : command.data.orderId;
+        const decided = cartDecider.decide(
+          { ...command, data: { ...command.data, orderId }, metadata: context.metadata },
+          state,
+        );
         const events = Array.isArray(decided) ? decided : [decided as CartEvent];
         const checkedOut = events.find((e) => e.type === 'CartCheckedOut');
         if (state.status !== 'open' || !checkedOut) {

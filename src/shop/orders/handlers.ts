@@ -1,5 +1,6 @@
 import type { CommandContext } from '../../core/command-bus.js';
 import { coreError } from '../../core/errors.js';
+import { timeOrderedIds } from '../../core/ids.js';
 import type { Sql } from '../../core/sql.js';
 import type { WriteTx } from '../../core/write-store.js';
 import { ADMIN, type CancelOrder, type PlaceOrder, type ShopCommandResults } from '../commands.js';
@@ -10,6 +11,16 @@ import { timeOf } from '../validate.js';
 
 const MAX_LINES = 100;
 const ID_MAX = 200;
+
+const orderIds = timeOrderedIds();
+
+/**
+ * A new order's id, time-ordered (UUIDv7 layout): an order's rows (orders, order_lines,
+ * order_reservations) and its event stream go in at the end of their key indexes. Random ids put
+ * each order on four random index pages of the write DB, which a group commit writes and syncs
+ * whole: with them, orders/s in the flash sale's order phase was about a fifth lower.
+ */
+export const newOrderId = (): string => orderIds.next();
 
 const invalid = (message: string, details?: unknown) =>
   coreError('VALIDATION_FAILED', message, details);
@@ -69,8 +80,8 @@ async function customerExists(sql: Sql, actor: string | undefined): Promise<stri
 }
 
 /**
- * Places an order for the actor: prices from the catalog, stock reserved in the same
- * transaction (`OUT_OF_STOCK` names every short line and leaves everything as it was). Records
+ * Places an order for the actor (named `orderId`, or a new time-ordered id without one): prices
+ * from the catalog, stock reserved in the same transaction (`OUT_OF_STOCK` names every short line and leaves everything as it was). Records
  * one `StockReserved` per (product, warehouse) taken, then `OrderPlaced`, on the order's stream.
  */
 export async function placeOrder(
@@ -79,7 +90,7 @@ export async function placeOrder(
   context: CommandContext,
 ): Promise<ShopCommandResults['PlaceOrder']> {
   const customerId = await customerExists(tx.db, context.metadata.actor);
-  const { orderId } = command.data;
+  const orderId = command.data.orderId === undefined ? newOrderId() : command.data.orderId;
   if (typeof orderId !== 'string' || orderId.length === 0 || orderId.length > ID_MAX) {
     throw invalid('orderId must be a non-empty string.', { field: 'orderId' });
   }
