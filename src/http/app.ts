@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Ajv from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { coreError } from '../core/errors.js';
+import { earlyCatalogServer } from './cache-hits.js';
 import type { AppDeps } from './deps.js';
 import { errorBody, installErrorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -50,6 +51,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Never let a slow client hold a socket forever.
     requestTimeout: 30_000,
     ajv: { customOptions: { removeAdditional: false } },
+    // Cached catalog pages are answered from the server's request event, before routing (unless
+    // a rate limit has to count them first: then the route's preParsing hook answers them).
+    ...(deps.rateLimitPerMinute && deps.rateLimitPerMinute > 0
+      ? {}
+      : { serverFactory: earlyCatalogServer(deps.reads, deps.onResponse) }),
   });
   app.setValidatorCompiler(validators());
   installErrorHandler(app);

@@ -7,9 +7,16 @@ import type { Shop } from '../../src/main.js';
 import { MODES, type Reply, startShop, type TestShop } from './harness.js';
 import { expectError, expectNoServerErrors, expectQuery, ShopModel } from './helpers.js';
 
-/** Counts the catalog requests that reach validation (the early answers skip it). */
-function watchValidation(seen: string[]) {
+/**
+ * Counts the catalog requests that reach validation (the early answers skip it), and those that
+ * reach Fastify at all (`routed`: the answers from the server's request event skip that too).
+ */
+function watchValidation(seen: string[], routed: string[] = []) {
   return (shop: Shop) => {
+    shop.app.addHook('onRequest', (request, _reply, done) => {
+      if (request.url.startsWith('/api/catalog')) routed.push(request.url);
+      done();
+    });
     shop.app.addHook('preValidation', (request, _reply, done) => {
       if (request.url.startsWith('/api/catalog')) seen.push(request.url);
       done();
@@ -28,6 +35,7 @@ describe.each(MODES)('cached catalog pages answered early (%s, %s)', (mode, stac
   // Only an in-process cache (embedded stack, read-model mode) answers before validation.
   const early = mode === 'read-model' && stack === 'sqlite';
   const validated: string[] = [];
+  const routed: string[] = [];
   let t: TestShop;
   let m: ShopModel;
   let fruit: string;
@@ -49,7 +57,7 @@ describe.each(MODES)('cached catalog pages answered early (%s, %s)', (mode, stac
   beforeAll(async () => {
     // A short wait for tokens the read model never reaches.
     t = await startShop(mode, { TWOROOMS_WAIT_MS: '300' }, stack, {
-      beforeListen: watchValidation(validated),
+      beforeListen: watchValidation(validated, routed),
     });
     m = new ShopModel(t);
     fruit = await m.category('Fruit');
@@ -84,6 +92,24 @@ describe.each(MODES)('cached catalog pages answered early (%s, %s)', (mode, stac
       connection: 'keep-alive',
       'keep-alive': expect.stringMatching(/^timeout=\d+$/),
     });
+  });
+
+  it('with no rate limit, a cached page is answered before Fastify routes the request', async () => {
+    await warm();
+    const before = { routed: routed.length, validated: validated.length };
+    const replies = [];
+    for (let i = 0; i < 3; i++) replies.push(await wire(t.request('GET', path)));
+    replies.push(await wire(t.request('GET', `/api/catalog?page=1&category=${fruit}`)));
+    for (const r of replies) expect(r).toEqual(replies[0]);
+    expect(JSON.parse(replies[0]!.body)).toEqual(m.page(fruit));
+    expect(routed.length - before.routed).toBe(early ? 0 : 4);
+    expect(validated.length - before.validated).toBe(early ? 0 : 4);
+    // What the early answer does not take reaches Fastify: another form, a HEAD, a bad page.
+    const others = routed.length;
+    expectQuery(await t.request('GET', `${path}&`));
+    expect((await t.request('HEAD', path)).status).toBe(200);
+    expectError(await t.request('GET', `${path}&page=2`), 400, 'VALIDATION_FAILED');
+    expect(routed.length - others).toBe(3);
   });
 
   it('early answers count in the HTTP metric and as cache hits', async () => {
