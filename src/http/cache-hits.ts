@@ -114,9 +114,9 @@ function rawCatalogHit(reads: ShopReads, req: IncomingMessage): Hit | undefined 
   if (query.length > 0) {
     for (const pair of query.split('&')) {
       const eq = pair.indexOf('=');
+      if (eq < 0) return undefined;
       const name = pair.slice(0, eq);
       const value = pair.slice(eq + 1);
-      if (eq < 0) return undefined;
       if (name === 'category' && category === undefined && ID.test(value)) category = value;
       else if (name === 'page' && page === undefined && PAGE.test(value)) page = value;
       else if (name === 'after' && after === undefined) after = value;

@@ -3,6 +3,8 @@ import { expect } from 'vitest';
 import type { Reply, TestShop } from './harness.js';
 
 export const DECIMAL = /^\d+$/;
+/** A time-ordered id as the server makes them (UUIDv7: version 7, variant bits 10). */
+export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** A stack frame (`at fn (file.ts:1:2)`), a source path, or an internal error class in a body. */
 const LEAK =

@@ -12,10 +12,10 @@ import {
   nextMillisecond,
   placeOrder,
   ShopModel,
+  UUID_V7,
 } from './helpers.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 interface Line {
   productId: string;

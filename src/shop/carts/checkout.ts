@@ -6,7 +6,7 @@ import { metadataFrom } from '../../core/state-stored.js';
 import type { WriteStore } from '../../core/write-store.js';
 import type { CheckOutCart, ShopCommandResults } from '../commands.js';
 import { streams } from '../events.js';
-import { newOrderId, placeOrder } from '../orders/handlers.js';
+import { orderIdOf, placeOrder } from '../orders/handlers.js';
 import { applyToCartTables } from './cart-tables.js';
 import { type CartEvent, cartDecider } from './decider.js';
 
@@ -36,7 +36,7 @@ export function checkOutCart(
       async (tx) => {
         const { events: past, streamVersion } = await tx.readStream<CartEvent>(streamId);
         const state = fold(cartDecider, past);
-        const orderId = command.data.orderId === undefined ? newOrderId() : command.data.orderId;
+        const orderId = orderIdOf(command.data);
         const decided = cartDecider.decide(
           { ...command, data: { ...command.data, orderId }, metadata: context.metadata },
           state,

@@ -1,6 +1,6 @@
 import type { CommandContext } from '../../core/command-bus.js';
 import { coreError } from '../../core/errors.js';
-import { timeOrderedIds } from '../../core/ids.js';
+import { timeOrderedId } from '../../core/ids.js';
 import type { Sql } from '../../core/sql.js';
 import type { WriteTx } from '../../core/write-store.js';
 import { ADMIN, type CancelOrder, type PlaceOrder, type ShopCommandResults } from '../commands.js';
@@ -12,15 +12,14 @@ import { timeOf } from '../validate.js';
 const MAX_LINES = 100;
 const ID_MAX = 200;
 
-const orderIds = timeOrderedIds();
-
 /**
- * A new order's id, time-ordered (UUIDv7 layout): an order's rows (orders, order_lines,
- * order_reservations) and its event stream go in at the end of their key indexes. Random ids put
- * each order on four random index pages of the write DB, which a group commit writes and syncs
- * whole: with them, orders/s in the flash sale's order phase was about a fifth lower.
+ * The order `data` names, or a new time-ordered one (UUIDv7 layout): an order's rows (orders,
+ * order_lines, order_reservations) and its event stream then go in at the end of their key
+ * indexes. Random ids put each order on four random index pages of the write DB, which a group
+ * commit writes and syncs whole (docs/benchmarks.md: 13 pages per order before, 9 after).
  */
-export const newOrderId = (): string => orderIds.next();
+export const orderIdOf = (data: { readonly orderId?: string }): string =>
+  data.orderId ?? timeOrderedId();
 
 const invalid = (message: string, details?: unknown) =>
   coreError('VALIDATION_FAILED', message, details);
@@ -81,8 +80,9 @@ async function customerExists(sql: Sql, actor: string | undefined): Promise<stri
 
 /**
  * Places an order for the actor (named `orderId`, or a new time-ordered id without one): prices
- * from the catalog, stock reserved in the same transaction (`OUT_OF_STOCK` names every short line and leaves everything as it was). Records
- * one `StockReserved` per (product, warehouse) taken, then `OrderPlaced`, on the order's stream.
+ * from the catalog, stock reserved in the same transaction (`OUT_OF_STOCK` names every short
+ * line and leaves everything as it was). Records one `StockReserved` per (product, warehouse)
+ * taken, then `OrderPlaced`, on the order's stream.
  */
 export async function placeOrder(
   command: PlaceOrder,
@@ -90,7 +90,7 @@ export async function placeOrder(
   context: CommandContext,
 ): Promise<ShopCommandResults['PlaceOrder']> {
   const customerId = await customerExists(tx.db, context.metadata.actor);
-  const orderId = command.data.orderId === undefined ? newOrderId() : command.data.orderId;
+  const orderId = orderIdOf(command.data);
   if (typeof orderId !== 'string' || orderId.length === 0 || orderId.length > ID_MAX) {
     throw invalid('orderId must be a non-empty string.', { field: 'orderId' });
   }
