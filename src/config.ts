@@ -53,6 +53,11 @@ export interface CacheConfig {
    * same Redis; processes sharing it share the background jobs.
    */
   readonly jobsPrefix: string;
+  /**
+   * `TWOROOMS_CACHE_NEAR` (`on`/`off`, default on): each process also keeps the entries it uses
+   * in memory, dropped by the invalidations Redis publishes (`NearCache`).
+   */
+  readonly near: boolean;
 }
 
 export interface BusConfig {
@@ -129,6 +134,7 @@ function cacheConfig(env: NodeJS.ProcessEnv): CacheConfig | undefined {
     url: url as string,
     prefix,
     jobsPrefix: env['TWOROOMS_JOBS_PREFIX'] || `${prefix}:jobs`,
+    near: onOff(env['TWOROOMS_CACHE_NEAR'], 'TWOROOMS_CACHE_NEAR', true),
   };
 }
 

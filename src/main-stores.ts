@@ -31,7 +31,7 @@ import {
   takeSetupLock,
   withSetupLock,
 } from './stores/postgres/index.js';
-import { RedisCache } from './stores/redis/index.js';
+import { NearCache, RedisCache } from './stores/redis/index.js';
 import { bullmqJobs } from './stores/redis/jobs.js';
 import {
   migrate as migrateSqlite,
@@ -222,11 +222,12 @@ export async function openCache(
     const cache = new InProcessCache({ ttlMs: config.cacheTtlMs });
     return { cache, shared: false, close: async () => {} };
   }
-  const cache = new RedisCache({
+  const redis = new RedisCache({
     redis: config.cache.url,
     prefix: config.cache.prefix,
     ttlMs: config.cacheTtlMs,
   });
+  const cache = config.cache.near ? new NearCache(redis, { ttlMs: config.cacheTtlMs }) : redis;
   try {
     await cache.ready();
   } catch (error) {

@@ -77,7 +77,7 @@ function catalogHit(reads: ShopReads, request: FastifyRequest): Hit | undefined 
   return pageHit(reads, category, page, after);
 }
 
-/** The cached page's bytes, if the in-process cache holds it as sent and reflects `after`. */
+/** The cached page's bytes, if this process holds it as sent and it reflects `after`. */
 function pageHit(
   reads: ShopReads,
   category: string | undefined,

@@ -32,8 +32,9 @@ const wire = async (r: Promise<Reply>) => {
 };
 
 describe.each(MODES)('cached catalog pages answered early (%s, %s)', (mode, stack) => {
-  // Only an in-process cache (embedded stack, read-model mode) answers before validation.
-  const early = mode === 'read-model' && stack === 'sqlite';
+  // Read-model mode answers before validation on both stacks: from the in-process cache
+  // (embedded) or from the near layer in front of Redis (production, TWOROOMS_CACHE_NEAR on).
+  const early = mode === 'read-model';
   const validated: string[] = [];
   const routed: string[] = [];
   let t: TestShop;

@@ -34,7 +34,7 @@ local function stale(prefix, tags, stamp)
 end
 `;
 
-/** KEYS: entry, floor · ARGV: tag-key prefix → {position, value} or nil. */
+/** KEYS: entry, floor · ARGV: tag-key prefix → {position, value, tags JSON} or nil. */
 export const GET = `${STALE}
 local e = redis.call('HMGET', KEYS[1], 's', 't', 'p', 'v')
 if not e[1] then return nil end
@@ -44,7 +44,7 @@ if stamp < floor or stale(ARGV[1], cjson.decode(e[2]), stamp) then
   redis.call('DEL', KEYS[1])
   return nil
 end
-return {e[3], e[4]}
+return {e[3], e[4], e[2]}
 `;
 
 /**
@@ -62,19 +62,29 @@ return 1
 `;
 
 /**
- * KEYS: clock · ARGV: tag-key prefix, tags… → the new version. Tag keys never expire: were one
- * evicted or expired, the entries it invalidated would be served again. There is one per distinct
- * tag (products and categories), so they stay small; entries carry the TTL.
+ * KEYS: clock · ARGV: tag-key prefix, channel, tags… → the new version. Tag keys never expire:
+ * were one evicted or expired, the entries it invalidated would be served again. There is one per
+ * distinct tag (products and categories), so they stay small; entries carry the TTL. The tags are
+ * published on the channel (a JSON array) for the near caches of every process (`NearCache`).
  */
 export const INVALIDATE = `${NEXT_VERSION}
 local v = next_version(KEYS[1])
-for i = 2, #ARGV do redis.call('SET', ARGV[1] .. ARGV[i], v) end
+local tags = {}
+for i = 3, #ARGV do
+  redis.call('SET', ARGV[1] .. ARGV[i], v)
+  tags[#tags + 1] = ARGV[i]
+end
+redis.call('PUBLISH', ARGV[2], cjson.encode(tags))
 return v
 `;
 
-/** KEYS: clock, floor → the new floor: every entry and ticket below it is void. */
+/**
+ * KEYS: clock, floor · ARGV: channel → the new floor: every entry and ticket below it is void.
+ * Publishes `*` on the channel.
+ */
 export const CLEAR = `${NEXT_VERSION}
 local v = next_version(KEYS[1])
 redis.call('SET', KEYS[2], v)
+redis.call('PUBLISH', ARGV[1], '*')
 return v
 `;

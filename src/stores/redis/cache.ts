@@ -17,7 +17,11 @@ export interface RedisCacheOptions {
 }
 
 interface Scripted {
-  cacheGet(entry: string, floor: string, tagPrefix: string): Promise<[string, string] | null>;
+  cacheGet(
+    entry: string,
+    floor: string,
+    tagPrefix: string,
+  ): Promise<[string, string, string] | null>;
   cacheSet(
     entry: string,
     floor: string,
@@ -28,8 +32,13 @@ interface Scripted {
     position: string,
     value: string,
   ): Promise<number>;
-  cacheInvalidate(clock: string, tagPrefix: string, ...tags: string[]): Promise<string>;
-  cacheClear(clock: string, floor: string): Promise<string>;
+  cacheInvalidate(
+    clock: string,
+    tagPrefix: string,
+    channel: string,
+    ...tags: string[]
+  ): Promise<string>;
+  cacheClear(clock: string, floor: string, channel: string): Promise<string>;
 }
 
 /**
@@ -53,6 +62,8 @@ export class RedisCache implements Cache {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelayMs = RETRY_MIN_MS;
   private closed = false;
+  /** The pub/sub channel on which invalidations (a JSON array of tags) and clears (`*`) go out. */
+  readonly channel: string;
   hits = 0;
   misses = 0;
   /** Redis calls that failed (served as misses or refused sets). */
@@ -82,10 +93,18 @@ export class RedisCache implements Cache {
       tag: `${prefix}:tag:`,
       entry: (key: string) => `${prefix}:entry:${key}`,
     };
+    this.channel = `${prefix}:invalidated`;
     this.ttlMs = options.ttlMs ?? 30_000;
   }
 
   async get<T>(key: string): Promise<CacheHit<T> | undefined> {
+    return (await this.getTagged<T>(key))?.hit;
+  }
+
+  /** `get`, with the tags the entry was stored under (what a near cache keeps it by). */
+  async getTagged<T>(
+    key: string,
+  ): Promise<{ readonly hit: CacheHit<T>; readonly tags: readonly string[] } | undefined> {
     try {
       if (this.mustClear) {
         await this.clear();
@@ -94,11 +113,19 @@ export class RedisCache implements Cache {
       const found = await this.redis.cacheGet(this.keys.entry(key), this.keys.floor, this.keys.tag);
       if (!found) return this.miss();
       this.hits++;
-      return { position: BigInt(found[0]), value: decodeJson<T>(found[1]) };
+      return {
+        hit: { position: BigInt(found[0]), value: decodeJson<T>(found[1]) },
+        tags: JSON.parse(found[2]) as string[],
+      };
     } catch {
       this.errors++;
       return this.miss();
     }
+  }
+
+  /** A new connection to the same Redis (for a subscription), named; the caller closes it. */
+  duplicate(connectionName: string): Redis {
+    return this.redis.duplicate({ connectionName });
   }
 
   async ticket(): Promise<number> {
@@ -139,7 +166,7 @@ export class RedisCache implements Cache {
   async invalidate(tags: readonly string[]): Promise<void> {
     if (tags.length === 0) return;
     try {
-      await this.redis.cacheInvalidate(this.keys.clock, this.keys.tag, ...tags);
+      await this.redis.cacheInvalidate(this.keys.clock, this.keys.tag, this.channel, ...tags);
     } catch {
       this.errors++;
       this.clearLater();
@@ -155,7 +182,7 @@ export class RedisCache implements Cache {
    */
   async clear(): Promise<void> {
     try {
-      await this.redis.cacheClear(this.keys.clock, this.keys.floor);
+      await this.redis.cacheClear(this.keys.clock, this.keys.floor, this.channel);
       this.mustClear = false;
       this.retryDelayMs = RETRY_MIN_MS;
     } catch {
