@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { runLoad, type Summary } from './flash/loadgen.js';
 import { type OrdersSummary, placeOrders } from './flash/orders-load.js';
 import { caughtUp, prepareSale, setStock } from './flash/setup.js';
-import { openStack } from './flash/stacks.js';
+import { openStack, type StackName } from './flash/stacks.js';
 import { orderRequests, writeRequests } from './flash/traffic.js';
 import { type BenchOptions, type Metrics, median } from './lib.js';
 import { startServer } from './server.js';
@@ -27,6 +27,9 @@ export const DEPLOYMENTS: Record<string, Record<string, string>> = {
   'project-thread': { TWOROOMS_WRITE_THREAD: 'on', TWOROOMS_PROJECT_THREAD: 'on' },
   // The same with live batches at most every 10 ms (TWOROOMS_PROJECT_COALESCE_MS=10).
   'coalesce-10': { TWOROOMS_PROJECT_COALESCE_MS: '10' },
+  // As `serve` deploys by default (on the production stack, where the thread settings do not
+  // apply, the one variant that means anything).
+  default: {},
 };
 
 // BENCH_BASE_CLI=<another build's dist/cli/main.js> adds the variant `base`: that build, as it
@@ -34,7 +37,16 @@ export const DEPLOYMENTS: Record<string, Record<string, string>> = {
 const baseCli = process.env['BENCH_BASE_CLI'];
 if (baseCli) DEPLOYMENTS['base'] = {};
 
-const FLAGS = ['quick', 'no-peer', 'products', 'rounds', 'seconds', 'variants', 'read-threads'];
+const FLAGS = [
+  'quick',
+  'no-peer',
+  'products',
+  'rounds',
+  'seconds',
+  'variants',
+  'read-threads',
+  'stack',
+];
 
 function value(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -57,7 +69,13 @@ export function ordersSettings(o: BenchOptions) {
   if (unknown.length > 0)
     throw new Error(`unknown option ${unknown.join(', ')} (known: --${FLAGS.join(', --')})`);
   const q = o.quick;
-  const variants = (value(o.args, 'variants') ?? Object.keys(DEPLOYMENTS).join(','))
+  const stack = value(o.args, 'stack') ?? 'embedded';
+  if (stack !== 'embedded' && stack !== 'production')
+    throw new Error(`--stack must be embedded or production (got ${stack})`);
+  const sqliteVariants = Object.keys(DEPLOYMENTS).filter((v) => v !== 'default');
+  const variants = (
+    value(o.args, 'variants') ?? (stack === 'production' ? 'default' : sqliteVariants.join(','))
+  )
     .split(',')
     .filter(Boolean);
   const missing = variants.filter((v) => !DEPLOYMENTS[v]);
@@ -66,6 +84,7 @@ export function ordersSettings(o: BenchOptions) {
       `unknown variant ${missing.join(', ')} (known: ${Object.keys(DEPLOYMENTS).join(', ')})`,
     );
   return {
+    stack: stack as StackName,
     products: whole(o.args, 'products', q ? 2_000 : 100_000, 100),
     rounds: whole(o.args, 'rounds', q ? 1 : 3, 1),
     seconds: whole(o.args, 'seconds', q ? 1 : 10, 1),
@@ -95,12 +114,13 @@ interface Round {
 export async function flashOrdersBench(options: BenchOptions): Promise<Metrics> {
   const s = ordersSettings(options);
   if (!existsSync(cli)) throw new Error('dist/ is missing: run `npm run build` first');
-  const stack = openStack('embedded');
+  const stack = openStack(s.stack);
   const adminToken = randomBytes(18).toString('base64url');
   const withToken = (env: Record<string, string>) => ({ ...env, TWOROOMS_ADMIN_TOKEN: adminToken });
   const rounds: Record<string, Round[]> = Object.fromEntries(s.variants.map((v) => [v, []]));
   try {
-    log(`seeding ${s.products.toLocaleString('en-US')} products…`);
+    await stack.prepare();
+    log(`seeding ${s.products.toLocaleString('en-US')} products (${s.stack} stack)…`);
     execFileSync(process.execPath, [cli, 'seed', '--products', String(s.products)], {
       env: { ...process.env, ...withToken(stack.baseEnv) },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -22,7 +22,23 @@ describe('npm run bench -- flash-orders (smoke)', () => {
     }
   }, 180_000);
 
+  it('runs on the production stack too (PostgreSQL, Redis, NATS), as serve deploys by default', async () => {
+    const metrics = await flashOrdersBench({
+      quick: true,
+      peer: false,
+      args: ['--quick', '--products', '200', '--stack', 'production'],
+    });
+    expect(metrics['default_orders_per_s']).toBeGreaterThan(0);
+    expect(metrics['default_orders_errors']).toBe(0);
+    expect(metrics['default_lag_errors']).toBe(0);
+    expect(metrics['default_oversold_units']).toBe(0);
+    expect(metrics['default_stock_mismatch_units']).toBe(0);
+  }, 180_000);
+
   it('refuses an unknown option or deployment with a clear message', async () => {
+    await expect(
+      flashOrdersBench({ quick: true, peer: false, args: ['--quick', '--stack', 'mysql'] }),
+    ).rejects.toThrow(/--stack must be embedded or production/);
     await expect(
       flashOrdersBench({ quick: true, peer: false, args: ['--quick', '--bogus'] }),
     ).rejects.toThrow(/unknown option --bogus/);
