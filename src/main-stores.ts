@@ -141,7 +141,8 @@ async function openPostgresWriteSide(config: Config): Promise<WriteSide> {
   }
   const reader = openPool({ connectionString: config.writeDb, readOnly: true });
   return {
-    store: mapWriteStore(store, pgSql),
+    // One writer connection runs the same statements order after order: parsed and planned once.
+    store: mapWriteStore(store, (db) => pgSql(db, { prepare: true })),
     log: store.log,
     fullText: postgresFullText,
     reader: pgSql(reader),
