@@ -778,6 +778,13 @@ describe.each(STACKS)('on %s', (stack) => {
       expect(await shop.rows('SELECT line_no, quantity FROM order_lines')).toEqual([
         { line_no: 1, quantity: 100 },
       ]);
+      // An id the caller names is checked (a new one the handler makes cannot be taken).
+      await refused(
+        order('o1', [{ productId: 'p-green', quantity: 1 }]),
+        'VALIDATION_FAILED',
+        { field: 'orderId' },
+        ann,
+      );
     });
 
     it('cancel puts exactly the reserved units back; a second cancel is refused', async () => {

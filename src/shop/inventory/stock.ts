@@ -30,15 +30,22 @@ async function take(
   sql: Sql,
   productId: string,
   quantity: number,
+  stock: readonly Stock[],
 ): Promise<{ taken: { warehouse: string; quantity: number }[]; remaining: number }> {
   const taken: { warehouse: string; quantity: number }[] = [];
   let remaining = quantity;
+  // The first pass takes from the rows read with the order's other lines; after a lost race, a
+  // pass reads this product's rows again.
+  let read: readonly Stock[] | undefined = stock;
   while (remaining > 0) {
-    const rows = await sql.all<Stock>(
-      `SELECT warehouse, quantity FROM inventory
-        WHERE product_id = ? AND quantity > 0 ORDER BY quantity DESC, warehouse`,
-      [productId],
-    );
+    const rows =
+      read ??
+      (await sql.all<Stock>(
+        `SELECT warehouse, quantity FROM inventory
+          WHERE product_id = ? AND quantity > 0 ORDER BY quantity DESC, warehouse`,
+        [productId],
+      ));
+    read = undefined;
     let progressed = false;
     for (const row of rows) {
       if (remaining === 0) break;
@@ -89,10 +96,24 @@ export async function reserveStock(
       });
     }
   }
+  // Every line's stock in one statement (a round trip per statement on PostgreSQL).
+  const rows = await sql.all<Stock & { product_id: string }>(
+    `SELECT product_id, warehouse, quantity FROM inventory
+      WHERE product_id IN (${sorted.map(() => '?').join(', ')}) AND quantity > 0
+      ORDER BY product_id, quantity DESC, warehouse`,
+    sorted.map((l) => l.productId),
+  );
+  const stock = new Map<string, Stock[]>(sorted.map((l) => [l.productId, []]));
+  for (const row of rows) stock.get(row.product_id)?.push(row);
   const events: StockReserved[] = [];
   const short = new Map<string, ShortLine>();
   for (const line of sorted) {
-    const { taken, remaining } = await take(sql, line.productId, line.quantity);
+    const { taken, remaining } = await take(
+      sql,
+      line.productId,
+      line.quantity,
+      stock.get(line.productId)!,
+    );
     if (remaining > 0) {
       short.set(line.productId, {
         productId: line.productId,
@@ -122,10 +143,11 @@ export async function reserveStock(
     });
     throw shopError('OUT_OF_STOCK', undefined, { lines: named });
   }
-  for (const e of events) {
+  if (events.length > 0) {
     await sql.run(
-      'INSERT INTO order_reservations (order_id, product_id, warehouse, quantity) VALUES (?, ?, ?, ?)',
-      [orderId, e.data.productId, e.data.warehouse, e.data.quantity],
+      `INSERT INTO order_reservations (order_id, product_id, warehouse, quantity)
+       VALUES ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      events.flatMap((e) => [orderId, e.data.productId, e.data.warehouse, e.data.quantity]),
     );
   }
   return events;

@@ -45,28 +45,40 @@ function mergedLines(items: unknown): StockLine[] {
   return [...merged].map(([productId, quantity]) => ({ productId, quantity }));
 }
 
-/** The order's lines priced from the catalog (never from the client); every product active. */
+/** `?, ?, …`: one placeholder per value. */
+const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
+/**
+ * The order's lines priced from the catalog (never from the client); every product active. One
+ * query for all the lines (a round trip per statement on PostgreSQL); the first line at fault,
+ * in the order given, is the one named.
+ */
 async function pricedLines(sql: Sql, lines: readonly StockLine[]): Promise<OrderLine[]> {
-  const priced: OrderLine[] = [];
-  for (const line of lines) {
-    const product = await sql.get<{ name: string; price_cents: number | string; active: unknown }>(
-      'SELECT name, price_cents, active FROM products WHERE id = ?',
-      [line.productId],
-    );
+  const rows = await sql.all<{
+    id: string;
+    name: string;
+    price_cents: number | string;
+    active: unknown;
+  }>(
+    `SELECT id, name, price_cents, active FROM products WHERE id IN (${placeholders(lines.length)})`,
+    lines.map((l) => l.productId),
+  );
+  const products = new Map(rows.map((r) => [r.id, r]));
+  return lines.map((line) => {
+    const product = products.get(line.productId);
     if (!product) {
       throw coreError('NOT_FOUND', 'No such product.', { productId: line.productId });
     }
     if (Number(product.active) !== 1) {
       throw shopError('PRODUCT_INACTIVE', undefined, { productId: line.productId });
     }
-    priced.push({
+    return {
       productId: line.productId,
       name: product.name,
       quantity: line.quantity,
       unitPriceCents: Number(product.price_cents),
-    });
-  }
-  return priced;
+    };
+  });
 }
 
 async function customerExists(sql: Sql, actor: string | undefined): Promise<string> {
@@ -98,7 +110,9 @@ export async function placeOrder(
   const items = await pricedLines(tx.db, lines);
   const totalCents = items.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0);
   if (!Number.isSafeInteger(totalCents)) throw invalid('The order total is too large.');
-  if (await tx.db.get('SELECT 1 AS found FROM orders WHERE id = ?', [orderId])) {
+  // An id the caller named may be taken; a new time-ordered one cannot be.
+  const named = orderId === command.data.orderId;
+  if (named && (await tx.db.get('SELECT 1 AS found FROM orders WHERE id = ?', [orderId]))) {
     throw invalid('An order with this id already exists.', { field: 'orderId' });
   }
   const { ms, at } = timeOf(context);
@@ -107,13 +121,11 @@ export async function placeOrder(
      VALUES (?, ?, 'placed', ?, ?, ?)`,
     [orderId, customerId, totalCents, ms, ms],
   );
-  for (const [i, l] of items.entries()) {
-    await tx.db.run(
-      `INSERT INTO order_lines (order_id, line_no, product_id, name, quantity, unit_price_cents)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-      [orderId, i + 1, l.productId, l.name, l.quantity, l.unitPriceCents],
-    );
-  }
+  await tx.db.run(
+    `INSERT INTO order_lines (order_id, line_no, product_id, name, quantity, unit_price_cents)
+     VALUES ${items.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+    items.flatMap((l, i) => [orderId, i + 1, l.productId, l.name, l.quantity, l.unitPriceCents]),
+  );
   const reserved = await reserveStock(tx.db, orderId, lines, at);
   const placed: OrderPlaced = {
     type: 'OrderPlaced',
