@@ -1,6 +1,8 @@
 // Smoke test of the flash-sale benchmark (tiny catalog, one-second phases): it runs end to end
 // and reports every figure the issue names, and no order oversold. No timing is asserted.
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { flashSaleBench } from '../bench/flash-sale.js';
 
@@ -57,5 +59,18 @@ describe('npm run bench -- flash-sale (smoke)', () => {
     await expect(
       flashSaleBench({ quick: true, peer: false, args: ['--quick', '--bogus'] }),
     ).rejects.toThrow(/unknown option --bogus/);
+  });
+
+  it('runs as `tworooms bench flash-sale` too: the options reach the benchmark', async () => {
+    // An option the benchmark refuses proves the CLI ran it with its arguments (and fails).
+    const run = promisify(execFile)(
+      process.execPath,
+      ['dist/cli/main.js', 'bench', 'flash-sale', '--quick', '--bogus'],
+      { env: { ...process.env, CI: 'true' } },
+    );
+    await expect(run).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/bench flash-sale: unknown option --bogus/),
+    });
   });
 });
