@@ -78,6 +78,7 @@ const FLAGS = [
   'read-threads',
   'rounds',
   'levels',
+  'chart',
 ];
 
 export function settingsOf(o: BenchOptions): Settings {
@@ -109,7 +110,8 @@ export function settingsOf(o: BenchOptions): Settings {
     readThreads: count(o.args, 'read-threads', 2, 0),
     rounds: count(o.args, 'rounds', q ? 1 : 3),
     levels,
-    chart: q ? undefined : 'docs/flash-sale.svg',
+    // The chart of the read latencies (default: the one docs/benchmarks.md embeds; none in --quick).
+    chart: flag(o.args, 'chart') ?? (q ? undefined : 'docs/flash-sale.svg'),
   };
 }
 

@@ -1,7 +1,9 @@
 // Smoke test of the flash-sale benchmark (tiny catalog, one-second phases): it runs end to end
 // and reports every figure the issue names, and no order oversold. No timing is asserted.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { flashSaleBench } from '../bench/flash-sale.js';
@@ -19,6 +21,8 @@ const REQUIRED = [
 describe('npm run bench -- flash-sale (smoke)', () => {
   it('runs two rounds of the four runs, the ceiling and the orders phase, and nothing oversells', async () => {
     expect(existsSync('dist/cli/main.js'), 'run `npm run build` first').toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'tworooms-flash-chart-'));
+    const chart = join(dir, 'flash-sale.svg');
     const metrics = await flashSaleBench({
       quick: true,
       peer: false,
@@ -34,8 +38,22 @@ describe('npm run bench -- flash-sale (smoke)', () => {
         '1',
         '--rounds',
         '2',
+        '--chart',
+        chart,
       ],
     });
+    // The chart: one latency curve per run (the first round's), each named.
+    const svg = readFileSync(chart, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<polyline /g)).toHaveLength(4);
+    for (const label of [
+      'level 1, no writes',
+      'level 1, during the sale',
+      'level 2, no writes',
+      'level 2, during the sale',
+    ])
+      expect(svg).toContain(label);
     for (const key of REQUIRED) expect(Number.isFinite(metrics[key]), key).toBe(true);
     expect(metrics['oversold_units']).toBe(0);
     expect(metrics['l1_stock_mismatch_units']).toBe(0);
