@@ -20,6 +20,15 @@ describe('loadConfig: the write and read DBs', () => {
     );
   });
 
+  it('keeps a near layer in front of a Redis cache unless TWOROOMS_CACHE_NEAR=off', () => {
+    const redis = { TWOROOMS_CACHE: 'redis://127.0.0.1:6379' };
+    expect(loadConfig(redis).cache?.near).toBe(true);
+    expect(loadConfig({ ...redis, TWOROOMS_CACHE_NEAR: 'off' }).cache?.near).toBe(false);
+    expect(() => loadConfig({ ...redis, TWOROOMS_CACHE_NEAR: 'maybe' })).toThrow(
+      'TWOROOMS_CACHE_NEAR must be on or off',
+    );
+  });
+
   it('runs commands on the writer thread unless TWOROOMS_WRITE_THREAD=off', () => {
     expect(loadConfig({}).sqliteWriteThread).toBe(true);
     for (const on of ['on', 'ON', 'true', '1']) {

@@ -4,6 +4,8 @@
 // beat them, nothing served near while the subscription is down.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openCache } from '../../src/main.js';
 import { NearCache, RedisCache } from '../../src/stores/redis/index.js';
 import { cacheConformance } from '../conformance/cache-suite.js';
 import { eventually, REDIS_URL, requireService, runId } from './services.js';
@@ -179,5 +181,26 @@ describe.skipIf(!available)('NearCache', () => {
     const cache = new NearCache(far);
     await expect(cache.ready()).rejects.toThrow(/Redis unreachable/);
     await cache.close();
+  });
+});
+
+describe.skipIf(!available)('openCache (TWOROOMS_CACHE=redis://…)', () => {
+  it('puts the near layer in front of Redis unless TWOROOMS_CACHE_NEAR=off', async () => {
+    const prefix = `test:cache:${runId()}`;
+    const env = { TWOROOMS_CACHE: REDIS_URL, TWOROOMS_CACHE_PREFIX: prefix };
+    for (const [near, kind] of [
+      ['on', NearCache],
+      ['off', RedisCache],
+    ] as const) {
+      const opened = await openCache(loadConfig({ ...env, TWOROOMS_CACHE_NEAR: near }));
+      try {
+        expect(opened.cache).toBeInstanceOf(kind);
+        expect(opened.shared).toBe(true);
+        expect(typeof opened.cache.peek === 'function').toBe(near === 'on');
+      } finally {
+        await opened.close();
+      }
+    }
+    await dropPrefix(prefix);
   });
 });
