@@ -1,21 +1,28 @@
-// Level 1's SQL as it runs, with SQLite's plan for each statement: runs the write-DB query
+// Level 1's SQL as it runs, with the database's plan for each statement: runs the write-DB query
 // handlers (catalog page, product detail, search) on a seeded write DB through a Sql handle that
-// records every statement, then prints each with its EXPLAIN QUERY PLAN and its time.
-//   npx tsx bench/flash/plans.ts <data dir of a seeded store>
+// records every statement, then prints each with its plan (SQLite's EXPLAIN QUERY PLAN, or
+// PostgreSQL's EXPLAIN ANALYZE without timings) and its time.
+//   npx tsx bench/flash/plans.ts <data dir of a seeded store | postgres://… write DB>
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import type { Sql } from '../../src/core/sql.js';
 import { catalogWriteDbQueries } from '../../src/shop/catalog/queries.js';
 import { searchWriteDbQuery } from '../../src/shop/search/queries.js';
+import { pgSql, postgresFullText } from '../../src/stores/postgres/index.js';
 import { sqliteFullText, sqliteSql } from '../../src/stores/sqlite/index.js';
 
-const dir = process.argv[2];
-if (!dir) {
-  console.error('usage: npx tsx bench/flash/plans.ts <data dir of a seeded store>');
+const target = process.argv[2];
+if (!target) {
+  console.error(
+    'usage: npx tsx bench/flash/plans.ts <data dir of a seeded store | postgres://… write DB>',
+  );
   process.exit(2);
 }
-const db = new Database(join(dir, 'write.db'), { readonly: true });
-const inner = sqliteSql(db);
+const onPostgres = /^postgres(ql)?:\/\//.test(target);
+const pool = onPostgres ? new pg.Pool({ connectionString: target, max: 1 }) : undefined;
+const db = onPostgres ? undefined : new Database(join(target, 'write.db'), { readonly: true });
+const inner = pool ? pgSql(pool) : sqliteSql(db!);
 let seen: { sql: string; params: readonly unknown[] }[] = [];
 const note = (sql: string, params: readonly unknown[]) => {
   seen.push({ sql, params });
@@ -36,12 +43,34 @@ const recording: Sql = {
   },
   exec: (s) => inner.exec(s),
 };
-const handle = { sql: recording, fullText: sqliteFullText };
-const category = db.prepare('SELECT category_id FROM products LIMIT 1').pluck().get() as string;
-const product = db.prepare('SELECT id FROM products LIMIT 1 OFFSET 500').pluck().get() as string;
-const word = (db.prepare('SELECT name FROM products LIMIT 1').pluck().get() as string).split(
-  ' ',
-)[0]!;
+const handle = { sql: recording, fullText: onPostgres ? postgresFullText : sqliteFullText };
+const one = async (sql: string) =>
+  Object.values((await inner.get<Record<string, unknown>>(sql))!)[0] as string;
+const category = await one('SELECT category_id FROM products ORDER BY id LIMIT 1');
+const product = await one('SELECT id FROM products ORDER BY id LIMIT 1 OFFSET 500');
+const word = (await one('SELECT name FROM products ORDER BY id LIMIT 1')).split(' ')[0]!;
+
+/** The plan of one statement, one line per node, indented by depth. */
+async function planOf(sql: string, params: readonly unknown[]): Promise<string[]> {
+  if (onPostgres) {
+    const rows = await inner.all<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${sql}`,
+      params,
+    );
+    return rows.map((r) => r['QUERY PLAN']);
+  }
+  const plan = db!.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as {
+    id: number;
+    parent: number;
+    detail: string;
+  }[];
+  const depth = new Map<number, number>([[0, 0]]);
+  return plan.map((r) => {
+    const d = (depth.get(r.parent) ?? 0) + 1;
+    depth.set(r.id, d);
+    return `${'  '.repeat(d - 1)}${r.detail}`;
+  });
+}
 
 const cases: [string, () => Promise<unknown>][] = [
   [
@@ -70,8 +99,10 @@ const cases: [string, () => Promise<unknown>][] = [
   ],
 ];
 
-const products = db.prepare('SELECT COUNT(*) FROM products').pluck().get() as number;
-console.log(`level-1 query plans on ${products.toLocaleString('en-US')} products\n`);
+const products = Number(await one('SELECT COUNT(*) AS n FROM products'));
+console.log(
+  `level-1 query plans on ${products.toLocaleString('en-US')} products (${onPostgres ? 'PostgreSQL' : 'SQLite'})\n`,
+);
 for (const [name, run] of cases) {
   seen = [];
   await run();
@@ -86,18 +117,9 @@ for (const [name, run] of cases) {
     console.log('```sql');
     console.log(sql.replace(/^\s+/gm, '  ').trim());
     console.log('```');
-    const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as {
-      id: number;
-      parent: number;
-      detail: string;
-    }[];
-    const depth = new Map<number, number>([[0, 0]]);
-    const lines = plan.map((r) => {
-      const d = (depth.get(r.parent) ?? 0) + 1;
-      depth.set(r.id, d);
-      return `${'  '.repeat(d - 1)}${r.detail}`;
-    });
+    const lines = await planOf(sql, params);
     console.log(`plan:\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
   }
 }
-db.close();
+db?.close();
+await pool?.end();
