@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { isPostgresUrl } from '../../src/config.js';
 import type { Sql } from '../../src/core/sql.js';
 import { catalogWriteDbQueries } from '../../src/shop/catalog/queries.js';
 import { searchWriteDbQuery } from '../../src/shop/search/queries.js';
@@ -19,7 +20,7 @@ if (!target) {
   );
   process.exit(2);
 }
-const onPostgres = /^postgres(ql)?:\/\//.test(target);
+const onPostgres = isPostgresUrl(target);
 const pool = onPostgres ? new pg.Pool({ connectionString: target, max: 1 }) : undefined;
 const db = onPostgres ? undefined : new Database(join(target, 'write.db'), { readonly: true });
 const inner = pool ? pgSql(pool) : sqliteSql(db!);

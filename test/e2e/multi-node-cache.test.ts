@@ -11,7 +11,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createShop, type Shop } from '../../src/main.js';
 import { checkpointBucket, NatsRelay } from '../../src/stores/nats/index.js';
-import { eventually, NATS_URL, REDIS_URL, requireService, runId } from '../stores/services.js';
+import {
+  dropRedisPrefix,
+  eventually,
+  NATS_URL,
+  REDIS_URL,
+  requireService,
+  runId,
+} from '../stores/services.js';
 
 const redisUp = await requireService(REDIS_URL);
 const natsUp = await requireService(NATS_URL);
@@ -108,13 +115,7 @@ describe('a change made on one node is served fresh by another', () => {
     const { a, b } = await twoNodes({ TWOROOMS_CACHE: REDIS_URL, TWOROOMS_CACHE_PREFIX: prefix });
     cleanups.push(async () => {
       const redis = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      redis.disconnect();
+      await dropRedisPrefix(redis, prefix).finally(() => redis.disconnect());
     });
     await changeOnAServedByB(a, b);
   });

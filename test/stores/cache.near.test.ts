@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { openCache } from '../../src/main.js';
 import { NearCache, RedisCache } from '../../src/stores/redis/index.js';
 import { cacheConformance } from '../conformance/cache-suite.js';
-import { eventually, REDIS_URL, requireService, runId } from './services.js';
+import { dropRedisPrefix, eventually, REDIS_URL, requireService, runId } from './services.js';
 
 const available = await requireService(REDIS_URL);
 let admin: Redis;
@@ -20,14 +20,7 @@ afterAll(async () => {
   admin?.disconnect();
 });
 
-async function dropPrefix(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const dropPrefix = (prefix: string) => dropRedisPrefix(admin, prefix);
 
 const near = async (prefix: string, ttlMs?: number) => {
   const far = new RedisCache({ redis: REDIS_URL, prefix, ...(ttlMs ? { ttlMs } : {}) });

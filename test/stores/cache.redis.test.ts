@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCache } from '../../src/stores/redis/index.js';
 import { cacheConformance } from '../conformance/cache-suite.js';
-import { eventually, REDIS_URL, requireService, runId } from './services.js';
+import { dropRedisPrefix, eventually, REDIS_URL, requireService, runId } from './services.js';
 
 const available = await requireService(REDIS_URL);
 let admin: Redis;
@@ -15,15 +15,7 @@ afterAll(async () => {
   admin?.disconnect();
 });
 
-/** Deletes every key under `prefix` (test clean-up only: SCAN is fine here, not on a hot path). */
-async function dropPrefix(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const dropPrefix = (prefix: string) => dropRedisPrefix(admin, prefix);
 
 if (available) {
   cacheConformance('redis', async (options) => {

@@ -47,16 +47,21 @@ export async function eventually<T>(
   }
 }
 
+/** Deletes every key under `prefix` (test clean-up only: SCAN is fine here, not on a hot path). */
+export async function dropRedisPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
 /** Removes what a production-stack run left in Redis (keys under `prefix`) and NATS (`stream` and its relay checkpoint bucket). */
 export async function removeProductionState(prefix: string, stream: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await dropRedisPrefix(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -2,6 +2,7 @@ import { coreError } from '../../core/errors.js';
 import type { Sql } from '../../core/sql.js';
 import { shopError } from '../errors.js';
 import type { StockReleased, StockReserved } from '../events.js';
+import { placeholders } from '../read-db.js';
 
 /** One product and how many units of it an order wants. */
 export interface StockLine {
@@ -99,7 +100,7 @@ export async function reserveStock(
   // Every line's stock in one statement (a round trip per statement on PostgreSQL).
   const rows = await sql.all<Stock & { product_id: string }>(
     `SELECT product_id, warehouse, quantity FROM inventory
-      WHERE product_id IN (${sorted.map(() => '?').join(', ')}) AND quantity > 0
+      WHERE product_id IN (${placeholders(sorted.length)}) AND quantity > 0
       ORDER BY product_id, quantity DESC, warehouse`,
     sorted.map((l) => l.productId),
   );

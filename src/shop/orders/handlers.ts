@@ -7,6 +7,7 @@ import { ADMIN, type CancelOrder, type PlaceOrder, type ShopCommandResults } fro
 import { shopError } from '../errors.js';
 import { type OrderCancelled, type OrderLine, type OrderPlaced, streams } from '../events.js';
 import { releaseStock, reserveStock, type StockLine } from '../inventory/stock.js';
+import { placeholders } from '../read-db.js';
 import { timeOf } from '../validate.js';
 
 const MAX_LINES = 100;
@@ -44,9 +45,6 @@ function mergedLines(items: unknown): StockLine[] {
   }
   return [...merged].map(([productId, quantity]) => ({ productId, quantity }));
 }
-
-/** `?, ?, …`: one placeholder per value. */
-const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 /**
  * The order's lines priced from the catalog (never from the client); every product active. One

@@ -98,13 +98,24 @@ export class RedisCache implements Cache {
   }
 
   async get<T>(key: string): Promise<CacheHit<T> | undefined> {
-    return (await this.getTagged<T>(key))?.hit;
+    return this.fetch(key, (found) => hitOf<T>(found));
   }
 
   /** `get`, with the tags the entry was stored under (what a near cache keeps it by). */
-  async getTagged<T>(
+  getTagged<T>(
     key: string,
   ): Promise<{ readonly hit: CacheHit<T>; readonly tags: readonly string[] } | undefined> {
+    return this.fetch(key, (found) => ({
+      hit: hitOf<T>(found),
+      tags: JSON.parse(found[2]) as string[],
+    }));
+  }
+
+  /** Reads an entry (position, value, tags JSON) into `read`'s answer; a failure is a miss. */
+  private async fetch<R>(
+    key: string,
+    read: (found: [string, string, string]) => R,
+  ): Promise<R | undefined> {
     try {
       if (this.mustClear) {
         await this.clear();
@@ -113,10 +124,7 @@ export class RedisCache implements Cache {
       const found = await this.redis.cacheGet(this.keys.entry(key), this.keys.floor, this.keys.tag);
       if (!found) return this.miss();
       this.hits++;
-      return {
-        hit: { position: BigInt(found[0]), value: decodeJson<T>(found[1]) },
-        tags: JSON.parse(found[2]) as string[],
-      };
+      return read(found);
     } catch {
       this.errors++;
       return this.miss();
@@ -233,6 +241,11 @@ export class RedisCache implements Cache {
     return undefined;
   }
 }
+
+const hitOf = <T>(found: [string, string, string]): CacheHit<T> => ({
+  position: BigInt(found[0]),
+  value: decodeJson<T>(found[1]),
+});
 
 /** A Redis-backed cache (see `RedisCache`). */
 export const redisCache = (options: RedisCacheOptions) => new RedisCache(options);
